@@ -184,10 +184,12 @@ def download_dataset(name: DatasetLike, data_dir=None, *,
     """
     dataset = get_dataset(name)
     folder = dataset_folder(dataset, data_dir)
-    if not dataset.downloadable:
+    if dataset.files is None:
         raise DatasetError(f"{dataset.name} cannot be downloaded automatically: get "
                            f"it from {dataset.homepage} and put its images in {folder}")
     root = dataset.url if base_url is None else f"{base_url.rstrip('/')}/{quote(dataset.name)}/"
+    if root is None:
+        raise DatasetError(f"{dataset.name} has no download URL")
     folder.mkdir(parents=True, exist_ok=True)
     report = ProgressReport(stream)
     for filename, sha256 in sorted(dataset.files.items()):

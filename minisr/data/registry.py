@@ -49,11 +49,6 @@ class Dataset:
     url: Optional[str] = None
     homepage: Optional[str] = None
 
-    @property
-    def downloadable(self) -> bool:
-        """True when the files can be fetched and verified automatically."""
-        return self.files is not None and self.url is not None
-
 
 class FileProblem(NamedTuple):
     """A file that failed verification; ``actual`` is None when it is missing."""
