@@ -1,3 +1,13 @@
-"""minisr: FSRCNN super-resolution from scratch in NumPy and Numba."""
+"""minisr: FSRCNN super-resolution from scratch in NumPy and Numba.
+
+    from minisr import FSRCNN
+    model = FSRCNN(d=56, s=12, m=4, scale=3)
+    y = model.forward(x)          # x (N, 1, H, W) float32 -> y (N, 1, 3H - 2, 3W - 2)
+    dx = model.backward(dy)       # accumulates every parameter's .grad
+"""
+
+from .layers import Conv2d, Deconv2d, Pad2d, PReLU, mse_loss
+from .model import FSRCNN
 
 __version__ = "0.1.0"
+__all__ = ["FSRCNN", "Conv2d", "Deconv2d", "PReLU", "Pad2d", "mse_loss"]

@@ -1,0 +1,119 @@
+"""What every layer shares: parameters with ``.data`` and ``.grad``, and input checks."""
+
+import numpy as np
+
+FLOAT_TYPES = (np.float32, np.float64)
+
+
+class Parameter:
+    """A learnable array and the gradient accumulated into it.
+
+    ``backward`` *adds* into ``grad`` (``grad += ...``); only :meth:`zero_grad`
+    resets it, so gradients of several backward passes accumulate, as in Caffe.
+    """
+
+    def __init__(self, data: np.ndarray):
+        self.data = np.ascontiguousarray(data)
+        self.grad = np.zeros_like(self.data)
+
+    def zero_grad(self) -> None:
+        self.grad[...] = 0
+
+    @property
+    def shape(self):
+        return self.data.shape
+
+    def __repr__(self):
+        return f"Parameter(shape={self.data.shape}, dtype={self.data.dtype})"
+
+
+class Layer:
+    """Base class: a layer has ``forward(x)``, ``backward(dout)`` and named parameters.
+
+    Subclasses set ``self.params = {"weight": Parameter, ...}`` (possibly empty).
+    """
+
+    params: dict
+
+    def __init__(self):
+        self.params = {}
+
+    def parameters(self) -> list:
+        return list(self.params.values())
+
+    def zero_grad(self) -> None:
+        for p in self.params.values():
+            p.zero_grad()
+
+    @property
+    def dtype(self):
+        for p in self.params.values():
+            return p.data.dtype
+        return None
+
+    def astype(self, dtype) -> "Layer":
+        """Convert every parameter (and its gradient) to ``dtype`` in place; returns self."""
+        dtype = np.dtype(dtype)
+        if dtype.type not in FLOAT_TYPES:
+            raise TypeError(f"parameters must be float32 or float64, not {dtype}")
+        for p in self.params.values():
+            p.data = p.data.astype(dtype)
+            p.grad = np.zeros_like(p.data)
+        return self
+
+    # Shape bookkeeping used by ``FSRCNN.summary()``.
+    def output_shape(self, input_shape: tuple) -> tuple:
+        return tuple(input_shape)
+
+    def weight_count(self) -> int:
+        """Number of weights, not counting biases or PReLU slopes (the paper's count)."""
+        return 0
+
+    def macs_per_input_pixel(self) -> int:
+        """Multiply-adds per pixel of this layer's input (0 for element-wise layers)."""
+        return 0
+
+
+def check_input(x, channels, dtype, layer: str) -> np.ndarray:
+    """Check that ``x`` is a (N, C, H, W) float array that ``layer`` can take.
+
+    Returns ``x`` as a C-contiguous array (a copy only if it was not contiguous).
+    Raises ``TypeError`` for a wrong dtype (no silent promotion: float32 stays
+    float32) and ``ValueError`` for a wrong shape.
+    """
+    if not isinstance(x, np.ndarray):
+        raise TypeError(f"{layer}: expected a NumPy array, got {type(x).__name__}")
+    if x.ndim != 4:
+        raise ValueError(f"{layer}: expected a 4-D array (N, C, H, W), got shape {x.shape}")
+    if channels is not None and x.shape[1] != channels:
+        raise ValueError(
+            f"{layer}: expected {channels} input channel(s), got shape {x.shape} "
+            "(layout is (N, C, H, W))"
+        )
+    if dtype is not None and x.dtype != dtype:
+        raise TypeError(
+            f"{layer}: input dtype {x.dtype} does not match the parameters' {dtype}; "
+            f"convert the input with x.astype(np.{np.dtype(dtype).name}) or the layer with .astype()"
+        )
+    if x.dtype.type not in FLOAT_TYPES:
+        raise TypeError(f"{layer}: input must be float32 or float64, got {x.dtype}")
+    if min(x.shape) == 0:
+        raise ValueError(f"{layer}: empty input of shape {x.shape}")
+    return np.ascontiguousarray(x)
+
+
+def check_gradient(dout: np.ndarray, expected_shape: tuple, dtype, layer: str) -> np.ndarray:
+    """Check the upstream gradient's shape and dtype against the forward output."""
+    if dout.shape != tuple(expected_shape):
+        raise ValueError(
+            f"{layer}: upstream gradient has shape {dout.shape}, expected {tuple(expected_shape)}"
+        )
+    if dout.dtype != dtype:
+        raise TypeError(f"{layer}: upstream gradient dtype {dout.dtype}, expected {dtype}")
+    return np.ascontiguousarray(dout)
+
+
+def require_forward(cache, layer: str):
+    if cache is None:
+        raise RuntimeError(f"{layer}: backward() called before forward()")
+    return cache

@@ -1,0 +1,106 @@
+"""Conv2d: a k x k convolution with stride 1 and "same"-style padding."""
+
+import numpy as np
+
+from ..kernels.conv import (channel_sum, conv2d_backward_input, conv2d_backward_weight,
+                            conv2d_forward)
+from ..kernels.padding import pad2d, pad2d_backward
+from ..kernels.pointwise import pointwise_backward_weight, pointwise_forward
+from ..shapes import conv_out_size
+from .base import Layer, Parameter, check_gradient, check_input, require_forward
+from .padding import check_padding_mode
+
+
+class Conv2d(Layer):
+    """k x k convolution (cross-correlation), stride 1.
+
+    x (N, C_in, H, W) -> y (N, C_out, H', W') with ``H' = H + 2*padding - k + 1``
+    (``H' = H`` for ``padding = (k - 1) // 2``)::
+
+        y[n, f, i, j] = b[f] + sum_{c, u, v} w[f, c, u, v] * xp[n, c, i + u, j + v]
+
+    where ``xp`` is ``x`` padded by ``padding`` pixels of zeros (``padding_mode="zeros"``,
+    as FSRCNN is trained) or of the replicated border (``"replicate"``, as the authors'
+    MATLAB test code runs). A 1x1 convolution without padding takes its own fast path,
+    a matrix product over channels.
+
+    Parameters: ``weight`` (C_out, C_in, k, k), ``bias`` (C_out,).
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int,
+                 padding: int = 0, padding_mode: str = "zeros", bias: bool = True,
+                 dtype=np.float32):
+        super().__init__()
+        if kernel_size < 1 or kernel_size % 2 == 0:
+            raise ValueError(f"kernel_size must be a positive odd number, got {kernel_size}")
+        if padding < 0:
+            raise ValueError(f"padding must be >= 0, got {padding}")
+        self.in_channels = in_channels
+        self.out_channels = out_channels
+        self.kernel_size = kernel_size
+        self.padding = padding
+        self.padding_mode = padding_mode
+        self._replicate = check_padding_mode(padding_mode)
+        self.has_bias = bias
+        self.weight = Parameter(np.zeros((out_channels, in_channels, kernel_size, kernel_size), dtype))
+        self.params = {"weight": self.weight}
+        if bias:
+            self.bias = Parameter(np.zeros(out_channels, dtype))
+            self.params["bias"] = self.bias
+        self._cache = None  # the (padded) input: the weight gradient needs it
+
+    @property
+    def is_pointwise(self) -> bool:
+        return self.kernel_size == 1 and self.padding == 0
+
+    def _bias_or_zeros(self):
+        if self.has_bias:
+            return self.bias.data
+        return np.zeros(self.out_channels, self.weight.data.dtype)
+
+    def forward(self, x):
+        x = check_input(x, self.in_channels, self.weight.data.dtype, repr(self))
+        conv_out_size(x.shape[2], self.kernel_size, 1, self.padding)  # raises if too small
+        conv_out_size(x.shape[3], self.kernel_size, 1, self.padding)
+        if self.is_pointwise:
+            self._cache = x
+            w = self.weight.data.reshape(self.out_channels, self.in_channels)
+            y = pointwise_forward(x, w, self._bias_or_zeros())
+        else:
+            xp = pad2d(x, self.padding, self._replicate) if self.padding else x
+            self._cache = xp
+            y = conv2d_forward(xp, self.weight.data, self._bias_or_zeros(), 1)
+        self._out_shape = y.shape
+        return y
+
+    def backward(self, dout):
+        xp = require_forward(self._cache, repr(self))
+        dout = check_gradient(dout, self._out_shape, xp.dtype, repr(self))
+        if self.has_bias:
+            self.bias.grad += channel_sum(dout)
+        if self.is_pointwise:
+            w = self.weight.data.reshape(self.out_channels, self.in_channels)
+            self.weight.grad += pointwise_backward_weight(dout, xp).reshape(self.weight.shape)
+            no_bias = np.zeros(self.in_channels, xp.dtype)
+            dx = pointwise_forward(dout, np.ascontiguousarray(w.T), no_bias)
+        else:
+            self.weight.grad += conv2d_backward_weight(dout, xp, 1, self.kernel_size)
+            dxp = conv2d_backward_input(dout, self.weight.data, 1, xp.shape[2], xp.shape[3])
+            dx = pad2d_backward(dxp, self.padding, self._replicate) if self.padding else dxp
+        return dx
+
+    def output_shape(self, input_shape):
+        n, _, h, w = input_shape
+        k, p = self.kernel_size, self.padding
+        return (n, self.out_channels, conv_out_size(h, k, 1, p), conv_out_size(w, k, 1, p))
+
+    def weight_count(self):
+        return self.weight.data.size
+
+    def macs_per_input_pixel(self):
+        return self.weight.data.size
+
+    def __repr__(self):
+        mode = "" if self.padding_mode == "zeros" else f", padding_mode={self.padding_mode!r}"
+        return (f"Conv2d({self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+                f"padding={self.padding}{mode})")

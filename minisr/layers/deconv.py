@@ -1,0 +1,117 @@
+"""Deconv2d: the strided transposed convolution that upsamples at the end of FSRCNN."""
+
+import numpy as np
+
+from ..kernels.conv import (channel_sum, conv2d_backward_input, conv2d_backward_weight,
+                            conv2d_forward)
+from ..shapes import deconv_out_size
+from .base import Layer, Parameter, check_gradient, check_input, require_forward
+
+
+class Deconv2d(Layer):
+    """Transposed convolution with stride ``s`` (scatter-add, no kernel flip).
+
+    x (N, C_in, H, W) -> y (N, C_out, H', W'). Every input pixel stamps a weighted
+    k x k kernel onto a ``full`` canvas, ``s`` canvas pixels apart::
+
+        full[n, o, s*i + u, s*j + v] += w[c, o, u, v] * x[n, c, i, j]
+        y[n, o, r, q] = b[o] + full[n, o, r + padding, q + padding]
+
+    The canvas has size ``s*(H - 1) + k``; cropping ``padding`` pixels from each side
+    gives ``H' = s*(H - 1) + k - 2*padding``, which for FSRCNN's k = 9, padding = 4 is
+    Caffe's ``s*H - s + 1``. At inference a target ``output_size`` (e.g. exactly
+    ``(s*H, s*W)``) crops the canvas from the same starting point instead.
+
+    The three pieces are the convolution's own kernels with the passes reversed:
+    forward = :func:`conv2d_backward_input`, input gradient = :func:`conv2d_forward`,
+    weight gradient = :func:`conv2d_backward_weight` with ``x`` as the "upstream
+    gradient".
+
+    Parameters: ``weight`` (C_in, C_out, k, k) (Caffe/PyTorch layout), ``bias`` (C_out,).
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int,
+                 padding: int = 0, bias: bool = True, dtype=np.float32):
+        super().__init__()
+        if kernel_size < 1:
+            raise ValueError(f"kernel_size must be >= 1, got {kernel_size}")
+        if stride < 1:
+            raise ValueError(f"stride must be >= 1, got {stride}")
+        if padding < 0:
+            raise ValueError(f"padding must be >= 0, got {padding}")
+        self.in_channels = in_channels
+        self.out_channels = out_channels
+        self.kernel_size = kernel_size
+        self.stride = stride
+        self.padding = padding
+        self.has_bias = bias
+        self.weight = Parameter(np.zeros((in_channels, out_channels, kernel_size, kernel_size), dtype))
+        self.params = {"weight": self.weight}
+        if bias:
+            self.bias = Parameter(np.zeros(out_channels, dtype))
+            self.params["bias"] = self.bias
+        self._cache = None  # the input x (the weight gradient needs it) and the crop
+
+    def canvas_size(self, size: int) -> int:
+        """Size of the uncropped output along one axis: ``s*(size - 1) + k``."""
+        return self.stride * (size - 1) + self.kernel_size
+
+    def output_size(self, size: int) -> int:
+        """Default output size along one axis: ``s*(size - 1) + k - 2*padding``."""
+        return deconv_out_size(size, self.kernel_size, self.stride, self.padding)
+
+    def forward(self, x, output_size=None):
+        """x (N, C_in, H, W) -> (N, C_out, H', W').
+
+        ``output_size=(H', W')`` overrides the default size; the crop still starts at
+        ``padding``, so it must satisfy ``padding + H' <= s*(H - 1) + k``.
+        """
+        x = check_input(x, self.in_channels, self.weight.data.dtype, repr(self))
+        height, width = x.shape[2], x.shape[3]
+        canvas_h, canvas_w = self.canvas_size(height), self.canvas_size(width)
+        if output_size is None:
+            out_h, out_w = self.output_size(height), self.output_size(width)
+        else:
+            out_h, out_w = output_size
+            if out_h < 1 or out_w < 1 or self.padding + out_h > canvas_h or self.padding + out_w > canvas_w:
+                raise ValueError(
+                    f"{self!r}: output size {(out_h, out_w)} does not fit the "
+                    f"{canvas_h}x{canvas_w} canvas of a {height}x{width} input cropped from {self.padding}"
+                )
+        canvas = conv2d_backward_input(x, self.weight.data, self.stride, canvas_h, canvas_w)
+        p = self.padding
+        y = canvas[:, :, p:p + out_h, p:p + out_w]
+        if self.has_bias:
+            y = y + self.bias.data[None, :, None, None]
+        y = np.ascontiguousarray(y)
+        self._cache = (x, canvas.shape, y.shape)
+        return y
+
+    def backward(self, dout):
+        x, canvas_shape, out_shape = require_forward(self._cache, repr(self))
+        dout = check_gradient(dout, out_shape, x.dtype, repr(self))
+        if self.has_bias:
+            self.bias.grad += channel_sum(dout)
+        # Put the gradient back where the crop took the output from.
+        dcanvas = np.zeros(canvas_shape, dout.dtype)
+        p = self.padding
+        dcanvas[:, :, p:p + out_shape[2], p:p + out_shape[3]] = dout
+        self.weight.grad += conv2d_backward_weight(x, dcanvas, self.stride, self.kernel_size)
+        no_bias = np.zeros(self.in_channels, dout.dtype)
+        dx = conv2d_forward(dcanvas, self.weight.data, no_bias, self.stride)
+        assert dx.shape == x.shape
+        return dx
+
+    def output_shape(self, input_shape):
+        n, _, h, w = input_shape
+        return (n, self.out_channels, self.output_size(h), self.output_size(w))
+
+    def weight_count(self):
+        return self.weight.data.size
+
+    def macs_per_input_pixel(self):
+        return self.weight.data.size
+
+    def __repr__(self):
+        return (f"Deconv2d({self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+                f"stride={self.stride}, padding={self.padding})")

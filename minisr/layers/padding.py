@@ -1,0 +1,46 @@
+"""Border padding as a layer of its own (used before the deconvolution when running the
+authors' released models, whose test code pads the deconvolution's input by one
+replicated pixel)."""
+
+from ..kernels.padding import pad2d, pad2d_backward
+from .base import Layer, check_gradient, check_input, require_forward
+
+PADDING_MODES = ("zeros", "replicate")
+
+
+def check_padding_mode(mode: str) -> bool:
+    """Return True for 'replicate', False for 'zeros'; reject anything else."""
+    if mode not in PADDING_MODES:
+        raise ValueError(f"padding_mode must be one of {PADDING_MODES}, got {mode!r}")
+    return mode == "replicate"
+
+
+class Pad2d(Layer):
+    """Pad (N, C, H, W) -> (N, C, H + 2p, W + 2p), zeros or replicated border."""
+
+    def __init__(self, pad: int, mode: str = "zeros"):
+        super().__init__()
+        if pad < 0:
+            raise ValueError(f"pad must be >= 0, got {pad}")
+        self.pad = pad
+        self.mode = mode
+        self._replicate = check_padding_mode(mode)
+        self._out_shape = None  # backward needs only the output shape
+
+    def forward(self, x):
+        x = check_input(x, None, None, "Pad2d")
+        y = pad2d(x, self.pad, self._replicate)
+        self._out_shape = y.shape
+        return y
+
+    def backward(self, dout):
+        shape = require_forward(self._out_shape, "Pad2d")
+        dout = check_gradient(dout, shape, dout.dtype, "Pad2d")
+        return pad2d_backward(dout, self.pad, self._replicate)
+
+    def output_shape(self, input_shape):
+        n, c, h, w = input_shape
+        return (n, c, h + 2 * self.pad, w + 2 * self.pad)
+
+    def __repr__(self):
+        return f"Pad2d({self.pad}, mode={self.mode!r})"

@@ -1,0 +1,234 @@
+"""FSRCNN(d, s, m): the hourglass network of Dong, Loy & Tang (ECCV 2016).
+
+    LR (N, 1, H, W)
+      feature extraction  Conv 5x5, 1 -> d      + PReLU
+      shrinking           Conv 1x1, d -> s      + PReLU
+      mapping             m x [Conv 3x3, s -> s + PReLU]
+      expanding           Conv 1x1, s -> d      + PReLU
+      deconvolution       Deconv 9x9, d -> 1, stride n, pad 4
+    HR (N, 1, nH - n + 1, nW - n + 1)    (exactly (nH, nW) with ``exact_size=True``)
+
+Every convolution keeps H x W ("same" padding); only the last layer works at the high
+resolution, which is what makes FSRCNN fast. The whole backward pass is one reversed
+loop over the layers: the network is a chain, so it needs no autograd tape.
+"""
+
+import json
+import os
+import tempfile
+
+import numpy as np
+
+from .layers import Conv2d, Deconv2d, Pad2d, PReLU
+
+PRELU_INIT = 0.25       # He et al.'s initial PReLU slope
+DECONV_INIT_STD = 1e-3  # the paper's Gaussian init of the deconvolution
+
+
+class FSRCNN:
+    """FSRCNN(d, s, m) for upscaling factor ``scale``.
+
+    Arguments beyond the paper's (d, s, m, scale) describe how the authors' released
+    MATLAB models run, so that their weights can be imported and checked:
+
+    * ``padding_mode``: ``"zeros"`` (training, the default) or ``"replicate"``.
+    * ``shared_prelu``: one PReLU slope per layer instead of one per channel.
+    * ``deconv_border``: ``"replicate"`` pads the deconvolution's input by one
+      replicated pixel (the crop moves by ``scale`` so the alignment is unchanged);
+      this fills the last output rows and columns from the border pixels.
+    * ``deconv_padding``: the crop offset of the deconvolution output (default 4,
+      Caffe's pad; plus ``scale`` with ``deconv_border="replicate"``).
+
+    ``forward(x)`` takes (N, 1, H, W) in the parameters' dtype (float32 by default).
+    """
+
+    def __init__(self, d: int = 56, s: int = 12, m: int = 4, scale: int = 3, *,
+                 padding_mode: str = "zeros", shared_prelu: bool = False,
+                 deconv_border: str = "zeros", deconv_padding=None,
+                 seed=0, dtype=np.float32):
+        for name, value, low in (("d", d, 1), ("s", s, 1), ("m", m, 0), ("scale", scale, 1)):
+            if not isinstance(value, (int, np.integer)) or value < low:
+                raise ValueError(f"FSRCNN: {name} must be an integer >= {low}, got {value!r}")
+        if deconv_border not in ("zeros", "replicate"):
+            raise ValueError(f"deconv_border must be 'zeros' or 'replicate', got {deconv_border!r}")
+        if deconv_padding is None:
+            deconv_padding = 4 + (scale if deconv_border == "replicate" else 0)
+        self.config = dict(d=int(d), s=int(s), m=int(m), scale=int(scale),
+                           padding_mode=padding_mode, shared_prelu=bool(shared_prelu),
+                           deconv_border=deconv_border, deconv_padding=int(deconv_padding))
+        self.d, self.s, self.m, self.scale = int(d), int(s), int(m), int(scale)
+
+        def conv(name, c_in, c_out, k):
+            layer = Conv2d(c_in, c_out, k, padding=(k - 1) // 2, padding_mode=padding_mode, dtype=dtype)
+            return [(name, layer), (name + "_prelu", PReLU(c_out, shared=shared_prelu, init=PRELU_INIT, dtype=dtype))]
+
+        named = conv("feature", 1, d, 5) + conv("shrink", d, s, 1)
+        for i in range(1, m + 1):
+            named += conv(f"map{i}", s, s, 3)
+        named += conv("expand", s, d, 1)
+        if deconv_border == "replicate":
+            named.append(("deconv_pad", Pad2d(1, "replicate")))
+        named.append(("deconv", Deconv2d(d, 1, 9, stride=scale, padding=deconv_padding, dtype=dtype)))
+        self.named_layers = named
+        self.layers = [layer for _, layer in named]
+        self.deconv = self.layers[-1]
+        self.init_weights(seed)
+
+    # ------------------------------------------------------------------ weights
+    def init_weights(self, seed=0) -> None:
+        """The paper's initialisation, reproducible from ``seed``.
+
+        Convolutions: Gaussian with std ``sqrt(2 / ((1 + a^2) * fan_in))``, He et al.'s
+        rule for PReLU with slope ``a = 0.25``, ``fan_in = C_in * k * k``.
+        Deconvolution: Gaussian with std 0.001. Biases 0, PReLU slopes 0.25.
+        """
+        rng = np.random.default_rng(seed)
+        for layer in self.layers:
+            if isinstance(layer, Conv2d):
+                fan_in = layer.in_channels * layer.kernel_size ** 2
+                std = np.sqrt(2.0 / ((1 + PRELU_INIT ** 2) * fan_in))
+                layer.weight.data[...] = rng.normal(0.0, std, layer.weight.shape)
+            elif isinstance(layer, Deconv2d):
+                layer.weight.data[...] = rng.normal(0.0, DECONV_INIT_STD, layer.weight.shape)
+            elif isinstance(layer, PReLU):
+                layer.slope.data[...] = PRELU_INIT
+            if "bias" in layer.params:
+                layer.bias.data[...] = 0
+
+    def named_parameters(self) -> list:
+        """[(name, Parameter)], names like ``"feature.weight"``, ``"map2_prelu.slope"``."""
+        return [(f"{lname}.{pname}", p)
+                for lname, layer in self.named_layers for pname, p in layer.params.items()]
+
+    def parameters(self) -> list:
+        return [p for _, p in self.named_parameters()]
+
+    def zero_grad(self) -> None:
+        for p in self.parameters():
+            p.zero_grad()
+
+    @property
+    def dtype(self):
+        return self.layers[0].weight.data.dtype
+
+    def astype(self, dtype) -> "FSRCNN":
+        """Convert every parameter to ``dtype`` (float64 for gradient checks); returns self."""
+        for layer in self.layers:
+            layer.astype(dtype)
+        return self
+
+    # ------------------------------------------------------------------ passes
+    def forward(self, x: np.ndarray, exact_size: bool = False) -> np.ndarray:
+        """x (N, 1, H, W) -> y (N, 1, nH - n + 1, nW - n + 1), or (N, 1, nH, nW) when
+        ``exact_size`` (inference)."""
+        for layer in self.layers[:-1]:
+            x = layer.forward(x)
+        output_size = None
+        if exact_size:
+            height, width = x.shape[2:]
+            border = 2 if self.config["deconv_border"] == "replicate" else 0
+            output_size = (self.scale * (height - border), self.scale * (width - border))
+        return self.deconv.forward(x, output_size=output_size)
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        """Back-propagate ``dL/dy`` (shape of the last output); accumulates every
+        parameter's ``.grad`` and returns ``dL/dx`` (N, 1, H, W)."""
+        for layer in reversed(self.layers):
+            dout = layer.backward(dout)
+        return dout
+
+    __call__ = forward
+
+    # ------------------------------------------------------------------ counting
+    def weight_count(self) -> int:
+        """Weights only, no biases or PReLU slopes: the paper's parameter count,
+        ``25d + sd + 9ms^2 + ds + 81d``."""
+        return sum(layer.weight_count() for layer in self.layers)
+
+    def macs_per_lr_pixel(self) -> int:
+        """Multiply-adds per LR pixel: ``9ms^2 + 2sd + 106d`` (the deconvolution's
+        81d are spent once per LR pixel, scattered onto n x n HR pixels)."""
+        return sum(layer.macs_per_input_pixel() for layer in self.layers)
+
+    def summary(self, input_shape=(1, 1, 253, 253), file=None) -> str:
+        """Print (and return) a table of layers, output shapes, weights and MACs per LR pixel."""
+        rows = [("layer", "type", "output shape", "weights", "MACs/LR px")]
+        shape = tuple(input_shape)
+        for name, layer in self.named_layers:
+            shape = layer.output_shape(shape)
+            rows.append((name, repr(layer), str(shape), str(layer.weight_count()),
+                         str(layer.macs_per_input_pixel())))
+        n_all = sum(p.data.size for p in self.parameters())
+        rows.append(("total", f"FSRCNN({self.d}, {self.s}, {self.m}) x{self.scale}", "",
+                     str(self.weight_count()), str(self.macs_per_lr_pixel())))
+        widths = [max(len(r[i]) for r in rows) for i in range(5)]
+        lines = ["  ".join(c.ljust(w) if i < 3 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
+                 for r in rows]
+        lines.insert(1, "-" * len(lines[0]))
+        lines.insert(len(lines) - 1, "-" * len(lines[0]))
+        lines.append(f"all parameters (with biases and PReLU slopes): {n_all}")
+        text = "\n".join(lines)
+        print(text, file=file)
+        return text
+
+    def __repr__(self):
+        return f"FSRCNN(d={self.d}, s={self.s}, m={self.m}, scale={self.scale})"
+
+    # ------------------------------------------------------------------ files
+    def save(self, path) -> None:
+        """Write the weights and the configuration to an ``.npz`` file atomically
+        (a temporary file in the same folder, then renamed)."""
+        path = os.fspath(path)
+        arrays = {name: p.data for name, p in self.named_parameters()}
+        arrays["__config__"] = np.array(json.dumps(self.config))
+        folder = os.path.dirname(os.path.abspath(path))
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".npz")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                np.savez(f, **arrays)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+
+    def load_weights(self, path) -> "FSRCNN":
+        """Load weights saved by :meth:`save` into this model (names and shapes must match)."""
+        arrays = read_npz(path)
+        arrays.pop("__config__", None)
+        expected = dict(self.named_parameters())
+        missing = sorted(set(expected) - set(arrays))
+        unexpected = sorted(set(arrays) - set(expected))
+        if missing or unexpected:
+            raise ValueError(f"{path}: weights do not match {self!r}: "
+                             f"missing {missing or 'nothing'}, unexpected {unexpected or 'nothing'}")
+        for name, p in expected.items():
+            if arrays[name].shape != p.data.shape:
+                raise ValueError(f"{path}: {name} has shape {arrays[name].shape}, "
+                                 f"{self!r} needs {p.data.shape}")
+        for name, p in expected.items():
+            p.data[...] = arrays[name]
+        return self
+
+    @classmethod
+    def load(cls, path, dtype=np.float32) -> "FSRCNN":
+        """Build the model described in a saved ``.npz`` file and load its weights."""
+        arrays = read_npz(path)
+        if "__config__" not in arrays:
+            raise ValueError(f"{path}: not a minisr model file (no __config__ entry)")
+        config = json.loads(str(arrays["__config__"]))
+        model = cls(**config, dtype=dtype)
+        return model.load_weights(path)
+
+
+def read_npz(path) -> dict:
+    """Read every array of an ``.npz`` file (``allow_pickle=False``) into a dict."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return {name: data[name] for name in data.files}
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{path}: no such weights file") from None
+    except (OSError, ValueError) as error:
+        raise ValueError(f"{path}: not a readable .npz weights file ({error})") from None
