@@ -36,7 +36,7 @@ class ChecksumError(DownloadError):
 
     def __init__(self, path, expected: str, actual: str):
         super().__init__(f"checksum mismatch for {path}: expected sha256 "
-                         f"{expected}, got {actual}; the file was deleted")
+                         f"{expected}, got {actual}; the download was deleted")
         self.path, self.expected, self.actual = path, expected, actual
 
 

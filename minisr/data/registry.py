@@ -182,7 +182,8 @@ def verify_dataset(name: DatasetLike, data_dir=None) -> List[FileProblem]:
     dataset = get_dataset(name)
     folder = dataset_folder(dataset, data_dir)
     if not folder.is_dir():
-        raise DatasetError(f"{dataset.name}: folder {folder} does not exist")
+        raise DatasetError(f"{dataset.name}: folder {folder} does not exist; fetch it "
+                           f"with: {fetch_command(dataset, data_dir)}")
     problems = []
     for filename, expected in sorted((dataset.files or {}).items()):
         path = folder / filename
