@@ -197,7 +197,12 @@ class FSRCNN:
     def load_weights(self, path) -> "FSRCNN":
         """Load weights saved by :meth:`save` into this model (names and shapes must match)."""
         arrays = read_npz(path)
-        arrays.pop("__config__", None)
+        if "__config__" in arrays:
+            saved = json.loads(str(arrays.pop("__config__")))
+            differ = {k: (saved[k], v) for k, v in self.config.items() if k in saved and saved[k] != v}
+            if differ:
+                details = ", ".join(f"{k}={a!r} in the file but {b!r} here" for k, (a, b) in differ.items())
+                raise ValueError(f"{path}: weights are for another configuration: {details}")
         expected = dict(self.named_parameters())
         missing = sorted(set(expected) - set(arrays))
         unexpected = sorted(set(arrays) - set(expected))

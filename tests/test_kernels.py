@@ -1,0 +1,177 @@
+"""Forward passes of every kernel against slow references, over many shapes."""
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from minisr import Conv2d, Deconv2d, Pad2d, PReLU
+from minisr.kernels.conv import conv2d_backward_input, conv2d_forward
+from reference import conv_reference, deconv_reference, pad_reference, prelu_reference
+
+DTYPES = [np.float32, np.float64]
+
+
+def tolerance(dtype):
+    return dict(rtol=1e-4, atol=1e-4) if dtype == np.float32 else dict(rtol=1e-10, atol=1e-10)
+
+
+def random_layer_params(layer, rng):
+    for p in layer.parameters():
+        p.data[...] = rng.normal(size=p.shape)
+
+
+@given(n=st.integers(1, 3), c_in=st.integers(1, 4), c_out=st.integers(1, 4),
+       k=st.sampled_from([1, 3, 5, 7]), h=st.integers(1, 9), w=st.integers(1, 9),
+       pad_delta=st.integers(-3, 1), mode=st.sampled_from(["zeros", "replicate"]),
+       dtype=st.sampled_from(DTYPES), seed=st.integers(0, 2**16))
+def test_conv_forward_matches_reference(n, c_in, c_out, k, h, w, pad_delta, mode, dtype, seed):
+    pad = max(0, (k - 1) // 2 + pad_delta)
+    if h + 2 * pad < k or w + 2 * pad < k:
+        return  # no output; test_conv_too_small_input covers the error
+    rng = np.random.default_rng(seed)
+    layer = Conv2d(c_in, c_out, k, padding=pad, padding_mode=mode, dtype=dtype)
+    random_layer_params(layer, rng)
+    x = rng.normal(size=(n, c_in, h, w)).astype(dtype)
+    y = layer.forward(x)
+    expected = conv_reference(x, layer.weight.data, layer.bias.data, pad, mode)
+    assert y.dtype == dtype
+    np.testing.assert_allclose(y, expected, **tolerance(dtype))
+
+
+@given(h=st.integers(1, 12), w=st.integers(1, 12), c_in=st.integers(1, 6), c_out=st.integers(1, 6),
+       seed=st.integers(0, 2**16))
+def test_pointwise_fast_path_equals_general_kernel(h, w, c_in, c_out, seed):
+    rng = np.random.default_rng(seed)
+    layer = Conv2d(c_in, c_out, 1, dtype=np.float64)
+    random_layer_params(layer, rng)
+    assert layer.is_pointwise
+    x = rng.normal(size=(2, c_in, h, w))
+    general = conv2d_forward(x, layer.weight.data, layer.bias.data, 1)
+    np.testing.assert_allclose(layer.forward(x), general, rtol=1e-12, atol=1e-12)
+
+
+def test_pointwise_forward_long_rows_cross_block_boundaries():
+    """Images larger than one pixel block (512) exercise the block split."""
+    rng = np.random.default_rng(0)
+    layer = Conv2d(3, 5, 1, dtype=np.float64)
+    random_layer_params(layer, rng)
+    x = rng.normal(size=(1, 3, 37, 41))  # 1517 pixels: 3 blocks, the last partial
+    expected = conv_reference(x, layer.weight.data, layer.bias.data, 0)
+    np.testing.assert_allclose(layer.forward(x), expected, rtol=1e-12, atol=1e-12)
+
+
+@given(n=st.integers(1, 2), c_in=st.integers(1, 4), c_out=st.integers(1, 3),
+       k=st.integers(1, 9), stride=st.integers(1, 4), h=st.integers(1, 6), w=st.integers(1, 6),
+       pad=st.integers(0, 4), dtype=st.sampled_from(DTYPES), seed=st.integers(0, 2**16))
+def test_deconv_forward_matches_reference(n, c_in, c_out, k, stride, h, w, pad, dtype, seed):
+    if stride * (h - 1) + k - 2 * pad < 1 or stride * (w - 1) + k - 2 * pad < 1:
+        return
+    rng = np.random.default_rng(seed)
+    layer = Deconv2d(c_in, c_out, k, stride=stride, padding=pad, dtype=dtype)
+    random_layer_params(layer, rng)
+    x = rng.normal(size=(n, c_in, h, w)).astype(dtype)
+    expected = deconv_reference(x, layer.weight.data, layer.bias.data, stride, pad)
+    np.testing.assert_allclose(layer.forward(x), expected, **tolerance(dtype))
+
+
+@given(stride=st.integers(1, 4), h=st.integers(1, 6), w=st.integers(1, 6), seed=st.integers(0, 2**16))
+def test_deconv_exact_output_size_matches_reference(stride, h, w, seed):
+    rng = np.random.default_rng(seed)
+    layer = Deconv2d(3, 1, 9, stride=stride, padding=4, dtype=np.float64)
+    random_layer_params(layer, rng)
+    x = rng.normal(size=(1, 3, h, w))
+    size = (stride * h, stride * w)
+    y = layer.forward(x, output_size=size)
+    assert y.shape == (1, 1) + size
+    expected = deconv_reference(x, layer.weight.data, layer.bias.data, stride, 4, size)
+    np.testing.assert_allclose(y, expected, rtol=1e-12, atol=1e-12)
+
+
+def test_deconv_rejects_output_size_beyond_canvas():
+    layer = Deconv2d(1, 1, 9, stride=3, padding=4)
+    x = np.ones((1, 1, 4, 4), np.float32)  # canvas 18: crop from 4 leaves 14
+    with pytest.raises(ValueError, match="does not fit"):
+        layer.forward(x, output_size=(15, 12))
+
+
+@given(stride=st.integers(1, 3), k=st.integers(1, 5), h=st.integers(1, 6), w=st.integers(1, 6),
+       seed=st.integers(0, 2**16))
+def test_strided_conv_kernel_matches_reference(stride, k, h, w, seed):
+    """The strided forward kernel (the deconvolution's input gradient)."""
+    if h < k or w < k:
+        return
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(2, 3, h, w))
+    wt = rng.normal(size=(2, 3, k, k))
+    b = rng.normal(size=2)
+    full = conv_reference(x, wt, b, 0)
+    np.testing.assert_allclose(conv2d_forward(x, wt, b, stride), full[:, :, ::stride, ::stride],
+                               rtol=1e-12, atol=1e-12)
+
+
+def test_conv_input_gradient_kernel_is_the_adjoint_of_forward():
+    """<conv(x), g> == <x, conv_backward_input(g)> for stride 1..3."""
+    rng = np.random.default_rng(1)
+    for stride in (1, 2, 3):
+        x = rng.normal(size=(2, 3, 11, 10))
+        wt = rng.normal(size=(4, 3, 3, 3))
+        y = conv2d_forward(x, wt, np.zeros(4), stride)
+        g = rng.normal(size=y.shape)
+        dx = conv2d_backward_input(g, wt, stride, 11, 10)
+        assert np.isclose(np.sum(y * g), np.sum(x * dx), rtol=1e-12)
+
+
+@given(pad=st.integers(0, 4), mode=st.sampled_from(["zeros", "replicate"]), h=st.integers(1, 6),
+       w=st.integers(1, 6), seed=st.integers(0, 2**16))
+def test_pad_matches_numpy(pad, mode, h, w, seed):
+    x = np.random.default_rng(seed).normal(size=(2, 3, h, w))
+    np.testing.assert_array_equal(Pad2d(pad, mode).forward(x), pad_reference(x, pad, mode))
+
+
+@given(c=st.integers(1, 5), shared=st.booleans(), dtype=st.sampled_from(DTYPES), seed=st.integers(0, 2**16))
+def test_prelu_forward_matches_reference(c, shared, dtype, seed):
+    rng = np.random.default_rng(seed)
+    layer = PReLU(c, shared=shared, dtype=dtype)
+    layer.slope.data[...] = rng.normal(size=layer.slope.shape)
+    x = rng.normal(size=(2, c, 4, 5)).astype(dtype)
+    np.testing.assert_allclose(layer.forward(x), prelu_reference(x, layer.slope.data), **tolerance(dtype))
+
+
+def test_conv_replicate_padding_keeps_a_constant_image_constant():
+    layer = Conv2d(1, 1, 5, padding=2, padding_mode="replicate", bias=False, dtype=np.float64)
+    layer.weight.data[...] = 1 / 25
+    y = layer.forward(np.full((1, 1, 7, 6), 3.0))
+    np.testing.assert_allclose(y, 3.0, rtol=1e-12)
+
+
+def test_conv_too_small_input_is_a_clear_error():
+    layer = Conv2d(1, 1, 5, padding=0)
+    with pytest.raises(ValueError, match="smaller than the kernel"):
+        layer.forward(np.zeros((1, 1, 3, 3), np.float32))
+
+
+@pytest.mark.parametrize("bad, error, match", [
+    (np.zeros((1, 1, 4, 4), np.float64), TypeError, "dtype float64"),
+    (np.zeros((1, 2, 4, 4), np.float32), ValueError, "input channel"),
+    (np.zeros((1, 4, 4), np.float32), ValueError, "4-D"),
+    (np.zeros((1, 1, 4, 4), np.int32), TypeError, "dtype"),
+    ([[1.0]], TypeError, "NumPy array"),
+])
+def test_layers_reject_bad_input_clearly(bad, error, match):
+    with pytest.raises(error, match=match):
+        Conv2d(1, 3, 3, padding=1).forward(bad)
+
+
+def test_backward_before_forward_is_a_clear_error():
+    with pytest.raises(RuntimeError, match="before forward"):
+        Conv2d(1, 3, 3, padding=1).backward(np.zeros((1, 3, 4, 4), np.float32))
+
+
+def test_non_contiguous_input_is_accepted():
+    rng = np.random.default_rng(0)
+    layer = Conv2d(2, 2, 3, padding=1, dtype=np.float64)
+    random_layer_params(layer, rng)
+    x = rng.normal(size=(1, 2, 8, 8))[:, :, ::2, ::2]
+    np.testing.assert_allclose(layer.forward(x), conv_reference(np.ascontiguousarray(x), layer.weight.data,
+                                                                 layer.bias.data, 1), rtol=1e-12)
