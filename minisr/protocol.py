@@ -14,8 +14,9 @@ The authors' ``demo_FSRCNN.m`` evaluates one image like this::
     im_b   = shave(uint8(im_b * 255), [scale, scale]);
     psnr   = compute_psnr(im_gnd, im_b);   % 10 log10(255^2 / MSE)
 
-This module reproduces those steps (in float64 rather than MATLAB's single;
-see :func:`load_test_pair`):
+This module reproduces those steps in float64 rather than MATLAB's single
+(emulating single precision changes the bicubic PSNR of Set5, Set14 and BSD200
+by less than 0.00001 dB):
 
 * ``load_test_pair(path, scale)`` -> ``(hr_y, lr_y)``, float64 in [0, 1]
   (``lr_y`` may overshoot slightly: bicubic is not clipped);

@@ -27,6 +27,12 @@ first (MATLAB sorts the scales; on a tie, rows -- axis 0 -- go first).  Like
 MATLAB, a ``uint8`` image is rounded (half away from zero) and saturated back
 to ``uint8`` after each pass; float images are computed in float64 and returned
 unclipped (bicubic overshoots slightly past the input range).
+
+For float images the two passes are linear maps that commute, so their order
+only moves the last bits; for ``uint8`` images the rounding in between makes
+the order matter.  (Old MATLAB releases clamped out-of-range indices instead of
+mirroring them; on the Set5/Set14 bicubic baselines that moves PSNR by under
+0.003 dB.)
 """
 
 import math
