@@ -105,7 +105,7 @@ def _split_alpha(img):
             return img.convert("L"), None
         img = img.convert("RGBA" if has_alpha else "RGB")
     if img.mode in _ALPHA_MODES:
-        alpha = np.asarray(img.getchannel("A"))
+        alpha = np.array(img.getchannel("A"))
         base = "L" if img.mode in ("LA", "La") else "RGB"
         return img.convert(base), alpha
     return img, None
@@ -159,7 +159,7 @@ def read_image(path, keep_alpha=False, keep_16bit=False, exif_transpose=True):
             img = img.convert("L")
         elif img.mode not in ("L", "RGB"):
             img = img.convert("RGB")  # CMYK, YCbCr, LAB, HSV, RGBX, F, ...
-        array = np.asarray(img, dtype=np.uint8)
+        array = np.array(img, dtype=np.uint8)  # a writable copy
     return (array, alpha) if keep_alpha else array
 
 

@@ -31,6 +31,7 @@ def save(tmp_path, name, img, **kwargs):
 def test_rgb(tmp_path):
     out = read_image(save(tmp_path, "a.png", Image.fromarray(RGB)))
     assert out.dtype == np.uint8 and out.shape == (6, 5, 3)
+    assert out.flags.writeable
     np.testing.assert_array_equal(out, RGB)
 
 
