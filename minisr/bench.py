@@ -1,0 +1,144 @@
+"""Speed benchmark: ``python -m minisr.bench``.
+
+Prints, per layer and in total, the time of
+
+1. an FSRCNN forward pass on one LR image (default 253x253 -> 759x759 at x3), and
+2. one training step (forward + backward through the MSE loss) on a batch of LR
+   patches (default 128 patches of 11x11),
+
+with the multiply-adds turned into GFLOP/s (1 MAC = 2 FLOP), beside a NumPy float32
+GEMM measured in the same run as a yardstick for the machine's peak. Times are medians
+of ``--repeat`` runs after a warm-up run (which also triggers Numba's compilation).
+Set ``NUMBA_NUM_THREADS`` (or ``--threads``) to choose the number of threads.
+"""
+
+import argparse
+import os
+import platform
+import time
+
+import numpy as np
+
+from .layers import mse_loss
+from .model import FSRCNN
+
+
+def median_time(fn, repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return float(np.median(times))
+
+
+def gemm_gflops(size: int = 1024, repeat: int = 5) -> float:
+    """float32 GEMM speed of NumPy's BLAS on ``size`` x ``size`` matrices."""
+    rng = np.random.default_rng(0)
+    a = rng.random((size, size), dtype=np.float32)
+    b = rng.random((size, size), dtype=np.float32)
+    a @ b
+    return 2 * size ** 3 / median_time(lambda: a @ b, repeat) / 1e9
+
+
+def layer_flops(layer, input_shape) -> float:
+    n, _, h, w = input_shape
+    return 2.0 * layer.macs_per_input_pixel() * n * h * w
+
+
+def profile_forward(model: FSRCNN, x: np.ndarray, repeat: int):
+    """Time each layer's forward pass on its real input. Returns rows and the total."""
+    rows = []
+    model.forward(x)  # warm-up (compiles on first use)
+    total = median_time(lambda: model.forward(x), repeat)
+    for name, layer in model.named_layers:
+        seconds = median_time(lambda: layer.forward(x), repeat)
+        rows.append((name, seconds, layer_flops(layer, x.shape)))
+        x = layer.forward(x)
+    return rows, total
+
+
+def profile_training_step(model: FSRCNN, x: np.ndarray, target: np.ndarray, repeat: int):
+    """Time each layer's forward + backward inside a full training step."""
+    def step():
+        model.zero_grad()
+        _, dy = mse_loss(model.forward(x), target)
+        model.backward(dy)
+
+    step()
+    total = median_time(step, repeat)
+    inputs, h = [], x
+    for layer in model.layers:
+        inputs.append(h)
+        h = layer.forward(h)
+    _, dy = mse_loss(h, target)
+    grads = [None] * len(model.layers)
+    for i in reversed(range(len(model.layers))):
+        grads[i] = dy
+        dy = model.layers[i].backward(dy)
+    rows = []
+    for (name, layer), inp, grad in zip(model.named_layers, inputs, grads):
+        def fwd_bwd(layer=layer, inp=inp, grad=grad):
+            layer.forward(inp)
+            layer.backward(grad)
+        seconds = median_time(fwd_bwd, repeat)
+        rows.append((name, seconds, 3 * layer_flops(layer, inp.shape)))  # fwd + 2 backward products
+    return rows, total
+
+
+def format_table(title: str, rows, total: float, total_flops: float) -> str:
+    lines = [title, "", f"| layer | ms | GFLOP | GFLOP/s |", "|---|---:|---:|---:|"]
+    for name, seconds, flops in rows:
+        rate = f"{flops / seconds / 1e9:.1f}" if flops else "-"
+        lines.append(f"| {name} | {seconds * 1e3:.2f} | {flops / 1e9:.3f} | {rate} |")
+    layer_sum = sum(r[1] for r in rows)
+    lines.append(f"| sum of layers | {layer_sum * 1e3:.2f} | | |")
+    lines.append(f"| **whole pass** | **{total * 1e3:.2f}** | {total_flops / 1e9:.3f} | "
+                 f"{total_flops / total / 1e9:.1f} |")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m minisr.bench", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--d", type=int, default=56)
+    parser.add_argument("--s", type=int, default=12)
+    parser.add_argument("--m", type=int, default=4)
+    parser.add_argument("--scale", type=int, default=3)
+    parser.add_argument("--lr-size", type=int, default=253, help="LR image side for the forward pass")
+    parser.add_argument("--batch", type=int, default=128, help="patches per training step")
+    parser.add_argument("--patch", type=int, default=11, help="LR patch side for the training step")
+    parser.add_argument("--repeat", type=int, default=10)
+    parser.add_argument("--threads", type=int, default=None, help="Numba threads (default: all)")
+    args = parser.parse_args(argv)
+
+    import numba
+    if args.threads:
+        numba.set_num_threads(args.threads)
+
+    rng = np.random.default_rng(0)
+    model = FSRCNN(args.d, args.s, args.m, args.scale)
+    print(f"minisr benchmark: FSRCNN({args.d}, {args.s}, {args.m}) x{args.scale}, float32, "
+          f"{numba.get_num_threads()} Numba thread(s), {os.cpu_count()} CPU(s), {platform.processor() or platform.machine()}")
+    peak = gemm_gflops()
+    print(f"NumPy float32 GEMM 1024^3: {peak:.1f} GFLOP/s (yardstick)\n")
+
+    x = rng.random((1, 1, args.lr_size, args.lr_size), dtype=np.float32)
+    rows, total = profile_forward(model, x, args.repeat)
+    flops = 2.0 * model.macs_per_lr_pixel() * args.lr_size ** 2
+    out = model.forward(x).shape[-1]
+    print(format_table(f"Forward, LR {args.lr_size}x{args.lr_size} -> {out}x{out} "
+                       f"({1 / total:.1f} images/s)", rows, total, flops))
+    print()
+
+    xb = rng.random((args.batch, 1, args.patch, args.patch), dtype=np.float32)
+    target = rng.random(model.forward(xb).shape, dtype=np.float32)
+    rows, total = profile_training_step(model, xb, target, args.repeat)
+    flops = 3 * 2.0 * model.macs_per_lr_pixel() * args.batch * args.patch ** 2
+    pixels = args.batch * args.patch ** 2
+    print(format_table(f"Training step (forward + backward), {args.batch} LR patches "
+                       f"{args.patch}x{args.patch} ({pixels / total / 1e6:.2f} M LR px/s)",
+                       rows, total, flops))
+
+
+if __name__ == "__main__":
+    main()
