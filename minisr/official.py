@@ -1,0 +1,102 @@
+"""Import the authors' released MATLAB weights into a minisr FSRCNN (reference only).
+
+The FSRCNN test package of Dong et al. ships ``x2.mat``, ``x3.mat``, ``x4.mat`` for
+FSRCNN(56, 12, 4) and FSRCNN-s(32, 5, 1). Their licence is academic use only: minisr
+never ships them; a user who has them can evaluate and upscale with them.
+
+Layout (MATLAB 5 MAT-file): ``weights_conv`` is a cell array, one entry per layer; a
+convolution's array is ``[C_in, k*k, C_out]`` and one filter ``W[c_in, :, c_out]`` is a
+k x k matrix stored column-major (MATLAB's ``reshape``). The deconvolution's array is
+``[1, 81, d]``: one 9x9 filter per input channel. ``biases_conv`` holds one column per
+layer; ``prelu_conv`` one shared slope per PReLU layer.
+
+Their test code runs the network with
+
+* every convolution as a correlation with REPLICATE border padding;
+* one PReLU slope shared by all channels of a layer;
+* the deconvolution as a scatter-add (no kernel flip) on a 1-pixel replicate-padded
+  input, cropped to exactly ``n*H x n*W`` with HR row ``n*i + u - 4`` receiving LR row
+  ``i`` through kernel row ``u`` (Caffe's pad 4); the bias is added last;
+* at x3 only, an output one HR pixel up and to the left: their pixel (r-1, c-1)
+  estimates ground-truth pixel (r, c) (their x3 test code shaved differently). minisr
+  moves the crop by one pixel so that output pixel (r, c) estimates (r, c).
+
+:func:`load_official_model` builds exactly that network (``FSRCNN`` with
+``padding_mode="replicate"``, ``shared_prelu=True``, ``deconv_border="replicate"``);
+run it with ``model.forward(x, exact_size=True)``.
+"""
+
+import os
+import re
+
+import numpy as np
+
+from .model import FSRCNN
+
+# The authors' x3 models are one HR pixel off (see the module docstring).
+ALIGNMENT_SHIFT = {3: 1}
+
+
+def _cells(mat, key, path):
+    if key not in mat:
+        raise ValueError(f"{path}: not an FSRCNN weights file (no '{key}' entry)")
+    return [np.asarray(cell) for cell in mat[key].ravel()]
+
+
+def scale_from_filename(path):
+    """``.../x3.mat`` -> 3; None when the name carries no scale."""
+    match = re.search(r"x(\d+)\.mat$", os.path.basename(os.fspath(path)))
+    return int(match.group(1)) if match else None
+
+
+def load_official_model(path, scale=None, dtype=np.float32) -> FSRCNN:
+    """Read one of the authors' ``.mat`` files into an FSRCNN that runs as their test code.
+
+    ``scale`` defaults to the one in the file name (``x2.mat`` -> 2). (d, s, m) are read
+    from the array shapes, so both FSRCNN and FSRCNN-s load.
+    """
+    import scipy.io
+
+    path = os.fspath(path)
+    if scale is None:
+        scale = scale_from_filename(path)
+        if scale is None:
+            raise ValueError(f"{path}: cannot tell the scale from the file name; pass scale=")
+    try:
+        mat = scipy.io.loadmat(path)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{path}: no such weights file") from None
+    except Exception as error:  # scipy raises several types for a file that is not a MAT-file
+        raise ValueError(f"{path}: not a readable MATLAB weights file ({error})") from None
+    weights = _cells(mat, "weights_conv", path)
+    biases = _cells(mat, "biases_conv", path)
+    slopes = _cells(mat, "prelu_conv", path)
+    if len(weights) < 4 or len(biases) != len(weights) or len(slopes) != len(weights):
+        raise ValueError(f"{path}: expected matching cell arrays of at least 4 layers, got "
+                         f"{len(weights)} weights, {len(biases)} biases, {len(slopes)} PReLU slopes")
+    d = weights[0].shape[2]
+    s = weights[1].shape[2]
+    m = len(weights) - 4
+    model = FSRCNN(d, s, m, scale, padding_mode="replicate", shared_prelu=True,
+                   deconv_border="replicate", deconv_padding=4 + scale - ALIGNMENT_SHIFT.get(scale, 0),
+                   dtype=dtype)
+    convs = [layer for layer in model.layers if hasattr(layer, "kernel_size") and layer is not model.deconv]
+    prelus = [layer for layer in model.layers if hasattr(layer, "slope")]
+    for index, (conv, w, b, a) in enumerate(zip(convs, weights, biases, slopes)):
+        k = conv.kernel_size
+        expected = (conv.in_channels, k * k, conv.out_channels)
+        w = w.reshape(w.shape + (1,) * (3 - w.ndim))  # MATLAB drops trailing singleton dims
+        if w.shape != expected:
+            raise ValueError(f"{path}: layer {index + 1} weights have shape {w.shape}, expected {expected}")
+        # W[c_in, :, c_out] is a column-major k x k filter -> ours is (c_out, c_in, k, k).
+        filters = w.reshape(conv.in_channels, k, k, conv.out_channels, order="F")
+        conv.weight.data[...] = filters.transpose(3, 0, 1, 2)
+        conv.bias.data[...] = b.ravel()
+        prelus[index].slope.data[...] = a.ravel()[0]
+    w = weights[-1]
+    w = w.reshape(w.shape + (1,) * (3 - w.ndim))
+    if w.shape != (1, 81, d):
+        raise ValueError(f"{path}: deconvolution weights have shape {w.shape}, expected (1, 81, {d})")
+    model.deconv.weight.data[:, 0] = w.reshape(9, 9, d, order="F").transpose(2, 0, 1)
+    model.deconv.bias.data[...] = biases[-1].ravel()
+    return model
