@@ -20,6 +20,7 @@ import time
 import numpy as np
 
 from .layers import mse_loss
+from .layers.base import pack, unpack
 from .model import FSRCNN
 
 
@@ -41,48 +42,54 @@ def gemm_gflops(size: int = 1024, repeat: int = 5) -> float:
     return 2 * size ** 3 / median_time(lambda: a @ b, repeat) / 1e9
 
 
-def layer_flops(layer, input_shape) -> float:
-    n, _, h, w = input_shape
-    return 2.0 * layer.macs_per_input_pixel() * n * h * w
+def layer_flops(layer, batch: int, packed_input: np.ndarray) -> float:
+    """2 FLOP per multiply-add, for every input pixel of every image."""
+    _, h, length = packed_input.shape
+    return 2.0 * layer.macs_per_input_pixel() * h * length
 
 
 def profile_forward(model: FSRCNN, x: np.ndarray, repeat: int):
-    """Time each layer's forward pass on its real input. Returns rows and the total."""
-    rows = []
+    """Time each layer's forward pass on its real input (in the kernels' packed layout,
+    as ``FSRCNN.forward`` runs it). Returns rows and the time of the whole pass."""
     model.forward(x)  # warm-up (compiles on first use)
     total = median_time(lambda: model.forward(x), repeat)
+    rows, batch, h = [], x.shape[0], pack(x)
     for name, layer in model.named_layers:
-        seconds = median_time(lambda: layer.forward(x), repeat)
-        rows.append((name, seconds, layer_flops(layer, x.shape)))
-        x = layer.forward(x)
+        seconds = median_time(lambda: layer.forward_packed(h, batch), repeat)
+        rows.append((name, seconds, layer_flops(layer, x.shape[0], h)))
+        h = layer.forward_packed(h, batch)
     return rows, total
 
 
 def profile_training_step(model: FSRCNN, x: np.ndarray, target: np.ndarray, repeat: int):
-    """Time each layer's forward + backward inside a full training step."""
+    """Time each layer's forward + backward inside a full training step (the first
+    layer's input gradient is skipped, as in training)."""
     def step():
         model.zero_grad()
         _, dy = mse_loss(model.forward(x), target)
-        model.backward(dy)
+        model.backward(dy, input_grad=False)
 
     step()
     total = median_time(step, repeat)
-    inputs, h = [], x
+    batch, h = x.shape[0], pack(x)
+    inputs = []
     for layer in model.layers:
         inputs.append(h)
-        h = layer.forward(h)
-    _, dy = mse_loss(h, target)
+        h = layer.forward_packed(h, batch)
+    _, dy = mse_loss(unpack(h, batch), target)
+    d = pack(dy)
     grads = [None] * len(model.layers)
     for i in reversed(range(len(model.layers))):
-        grads[i] = dy
-        dy = model.layers[i].backward(dy)
+        grads[i] = d
+        d = model.layers[i].backward_packed(d, input_grad=i > 0)
     rows = []
-    for (name, layer), inp, grad in zip(model.named_layers, inputs, grads):
-        def fwd_bwd(layer=layer, inp=inp, grad=grad):
-            layer.forward(inp)
-            layer.backward(grad)
+    for i, ((name, layer), inp, grad) in enumerate(zip(model.named_layers, inputs, grads)):
+        def fwd_bwd(layer=layer, inp=inp, grad=grad, first=i == 0):
+            layer.forward_packed(inp, batch)
+            layer.backward_packed(grad, input_grad=not first)
         seconds = median_time(fwd_bwd, repeat)
-        rows.append((name, seconds, 3 * layer_flops(layer, inp.shape)))  # fwd + 2 backward products
+        products = 2 if i == 0 else 3  # forward, weight gradient, input gradient
+        rows.append((name, seconds, products * layer_flops(layer, batch, inp)))
     return rows, total
 
 
@@ -133,7 +140,8 @@ def main(argv=None) -> None:
     xb = rng.random((args.batch, 1, args.patch, args.patch), dtype=np.float32)
     target = rng.random(model.forward(xb).shape, dtype=np.float32)
     rows, total = profile_training_step(model, xb, target, args.repeat)
-    flops = 3 * 2.0 * model.macs_per_lr_pixel() * args.batch * args.patch ** 2
+    first = model.layers[0].macs_per_input_pixel()  # no input gradient for the first layer
+    flops = 2.0 * (3 * model.macs_per_lr_pixel() - first) * args.batch * args.patch ** 2
     pixels = args.batch * args.patch ** 2
     print(format_table(f"Training step (forward + backward), {args.batch} LR patches "
                        f"{args.patch}x{args.patch} ({pixels / total / 1e6:.2f} M LR px/s)",

@@ -20,6 +20,7 @@ import tempfile
 import numpy as np
 
 from .layers import Conv2d, Deconv2d, Pad2d, PReLU
+from .layers.base import check_gradient, check_input, pack, unpack
 
 PRELU_INIT = 0.25       # He et al.'s initial PReLU slope
 DECONV_INIT_STD = 1e-3  # the paper's Gaussian init of the deconvolution
@@ -72,6 +73,7 @@ class FSRCNN:
         self.named_layers = named
         self.layers = [layer for _, layer in named]
         self.deconv = self.layers[-1]
+        self._batch = self._out_shape = None  # of the last forward pass
         self.init_weights(seed)
 
     # ------------------------------------------------------------------ weights
@@ -120,22 +122,39 @@ class FSRCNN:
     # ------------------------------------------------------------------ passes
     def forward(self, x: np.ndarray, exact_size: bool = False) -> np.ndarray:
         """x (N, 1, H, W) -> y (N, 1, nH - n + 1, nW - n + 1), or (N, 1, nH, nW) when
-        ``exact_size`` (inference)."""
+        ``exact_size`` (inference).
+
+        The batch is packed once into the kernels' (C, H, W*N) layout, goes through
+        every layer's ``forward_packed`` and is unpacked at the end.
+        """
+        x = check_input(x, 1, self.dtype, repr(self))
+        batch = x.shape[0]
+        h = pack(x)
         for layer in self.layers[:-1]:
-            x = layer.forward(x)
+            h = layer.forward_packed(h, batch)
         output_size = None
         if exact_size:
-            height, width = x.shape[2:]
+            height, width = h.shape[1], h.shape[2] // batch
             border = 2 if self.config["deconv_border"] == "replicate" else 0
             output_size = (self.scale * (height - border), self.scale * (width - border))
-        return self.deconv.forward(x, output_size=output_size)
+        y = unpack(self.deconv.forward_packed(h, batch, output_size=output_size), batch)
+        self._batch, self._out_shape = batch, y.shape
+        return y
 
-    def backward(self, dout: np.ndarray) -> np.ndarray:
+    def backward(self, dout: np.ndarray, input_grad: bool = True):
         """Back-propagate ``dL/dy`` (shape of the last output); accumulates every
-        parameter's ``.grad`` and returns ``dL/dx`` (N, 1, H, W)."""
-        for layer in reversed(self.layers):
-            dout = layer.backward(dout)
-        return dout
+        parameter's ``.grad`` and returns ``dL/dx`` (N, 1, H, W) (``None`` with
+        ``input_grad=False``, which skips the first layer's input gradient: training
+        does not need it).
+
+        The whole engine: ``for layer in reversed(layers): d = layer.backward(d)``.
+        """
+        if self._batch is None:
+            raise RuntimeError(f"{self!r}: backward() called before forward()")
+        d = pack(check_gradient(dout, self._out_shape, self.dtype, repr(self)))
+        for index in reversed(range(len(self.layers))):
+            d = self.layers[index].backward_packed(d, input_grad=index > 0 or input_grad)
+        return unpack(d, self._batch) if input_grad else None
 
     __call__ = forward
 

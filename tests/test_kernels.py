@@ -6,7 +6,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from minisr import Conv2d, Deconv2d, Pad2d, PReLU
-from minisr.kernels.conv import conv2d_backward_input, conv2d_forward
+from minisr.kernels.conv import conv2d_backward_input, conv2d_forward, merge_phases, split_phases
+from minisr.layers.base import pack, unpack
 from reference import conv_reference, deconv_reference, pad_reference, prelu_reference
 
 DTYPES = [np.float32, np.float64]
@@ -47,7 +48,7 @@ def test_pointwise_fast_path_equals_general_kernel(h, w, c_in, c_out, seed):
     random_layer_params(layer, rng)
     assert layer.is_pointwise
     x = rng.normal(size=(2, c_in, h, w))
-    general = conv2d_forward(x, layer.weight.data, layer.bias.data, 1)
+    general = unpack(conv2d_forward(pack(x), layer.weight.data, layer.bias.data, 1, 2), 2)
     np.testing.assert_allclose(layer.forward(x), general, rtol=1e-12, atol=1e-12)
 
 
@@ -106,8 +107,8 @@ def test_strided_conv_kernel_matches_reference(stride, k, h, w, seed):
     wt = rng.normal(size=(2, 3, k, k))
     b = rng.normal(size=2)
     full = conv_reference(x, wt, b, 0)
-    np.testing.assert_allclose(conv2d_forward(x, wt, b, stride), full[:, :, ::stride, ::stride],
-                               rtol=1e-12, atol=1e-12)
+    ours = unpack(conv2d_forward(pack(x), wt, b, stride, 2), 2)
+    np.testing.assert_allclose(ours, full[:, :, ::stride, ::stride], rtol=1e-12, atol=1e-12)
 
 
 def test_conv_input_gradient_kernel_is_the_adjoint_of_forward():
@@ -116,10 +117,10 @@ def test_conv_input_gradient_kernel_is_the_adjoint_of_forward():
     for stride in (1, 2, 3):
         x = rng.normal(size=(2, 3, 11, 10))
         wt = rng.normal(size=(4, 3, 3, 3))
-        y = conv2d_forward(x, wt, np.zeros(4), stride)
+        y = conv2d_forward(pack(x), wt, np.zeros(4), stride, 2)
         g = rng.normal(size=y.shape)
-        dx = conv2d_backward_input(g, wt, stride, 11, 10)
-        assert np.isclose(np.sum(y * g), np.sum(x * dx), rtol=1e-12)
+        dx = conv2d_backward_input(g, wt, stride, 11, 10, 2)
+        assert np.isclose(np.sum(y * g), np.sum(pack(x) * dx), rtol=1e-12)
 
 
 @given(pad=st.integers(0, 4), mode=st.sampled_from(["zeros", "replicate"]), h=st.integers(1, 6),
@@ -175,3 +176,18 @@ def test_non_contiguous_input_is_accepted():
     x = rng.normal(size=(1, 2, 8, 8))[:, :, ::2, ::2]
     np.testing.assert_allclose(layer.forward(x), conv_reference(np.ascontiguousarray(x), layer.weight.data,
                                                                  layer.bias.data, 1), rtol=1e-12)
+
+
+@given(n=st.integers(1, 5), c=st.integers(1, 3), h=st.integers(1, 4), w=st.integers(1, 6),
+       stride=st.integers(1, 4))
+def test_packed_layout_and_phases_round_trip(n, c, h, w, stride):
+    x = np.random.default_rng(0).normal(size=(n, c, h, w))
+    packed = pack(x)
+    assert packed.shape == (c, h, w * n)
+    assert packed[c - 1, h - 1, (w - 1) * n + n - 1] == x[n - 1, c - 1, h - 1, w - 1]
+    np.testing.assert_array_equal(unpack(packed, n), x)
+    phases = split_phases(packed, stride, n)
+    assert phases.shape == (c, h, stride, -(-w // stride) * n)
+    np.testing.assert_array_equal(phases[..., stride - 1 if w >= stride else 0, :n],
+                                  packed[..., (stride - 1 if w >= stride else 0) * n:][..., :n])
+    np.testing.assert_array_equal(merge_phases(phases, w, n), packed)

@@ -1,10 +1,12 @@
-"""Border padding of (N, C, H, W) images and its gradient.
+"""Border padding of batch-packed images (C, H, W*N) and its gradient.
 
 Two modes, chosen by ``replicate``:
 
 * zeros:     xp[y, x] = x[y - p, x - p] inside, 0 outside
 * replicate: xp[y, x] = x[clamp(y - p, 0, H-1), clamp(x - p, 0, W-1)]
   (the border pixel repeated, MATLAB's ``imfilter(..., 'replicate')``).
+
+A "pixel" is a run of ``batch`` values (see ``kernels/__init__.py``).
 """
 
 import numpy as np
@@ -13,52 +15,61 @@ from .._jit import kernel, prange
 
 
 @kernel
-def pad2d(x, pad, replicate):
-    """Pad ``x`` (N, C, H, W) by ``pad`` pixels on every side -> (N, C, H+2p, W+2p)."""
-    n_batch, channels, height, width = x.shape
-    out = np.zeros((n_batch, channels, height + 2 * pad, width + 2 * pad), dtype=x.dtype)
-    for task in prange(n_batch * channels):
-        n = task // channels
-        c = task % channels
-        for y in range(height + 2 * pad):
-            src_y = y - pad
-            if src_y < 0 or src_y >= height:
-                if not replicate:
-                    continue
-                src_y = min(max(src_y, 0), height - 1)
-            for xx in range(width):
-                out[n, c, y, pad + xx] = x[n, c, src_y, xx]
-            if replicate:
-                for xx in range(pad):
-                    out[n, c, y, xx] = x[n, c, src_y, 0]
-                    out[n, c, y, pad + width + xx] = x[n, c, src_y, width - 1]
+def pad2d(x, pad, replicate, batch):
+    """Pad ``x`` (C, H, W*N) by ``pad`` pixels on every side -> (C, H+2p, (W+2p)*N)."""
+    channels, height, length = x.shape
+    width = length // batch
+    out = np.zeros((channels, height + 2 * pad, (width + 2 * pad) * batch), dtype=x.dtype)
+    shift = pad * batch
+    for task in prange(channels * (height + 2 * pad)):
+        c = task // (height + 2 * pad)
+        y = task % (height + 2 * pad)
+        src_y = y - pad
+        if src_y < 0 or src_y >= height:
+            if not replicate:
+                continue
+            src_y = min(max(src_y, 0), height - 1)
+        src = x[c, src_y]
+        dst = out[c, y]
+        for q in range(length):
+            dst[shift + q] = src[q]
+        if replicate:
+            for k in range(pad):
+                for n in range(batch):
+                    dst[k * batch + n] = src[n]
+                    dst[shift + length + k * batch + n] = src[length - batch + n]
     return out
 
 
 @kernel
-def pad2d_backward(dxp, pad, replicate):
-    """Gradient of :func:`pad2d`: (N, C, H+2p, W+2p) -> (N, C, H, W).
+def pad2d_backward(dxp, pad, replicate, batch):
+    """Gradient of :func:`pad2d`: (C, H+2p, (W+2p)*N) -> (C, H, W*N).
 
     Zeros: the centre crop. Replicate: every padded pixel's gradient is added to the
-    border pixel it copied.
+    border pixel it copied. Tasks own output rows; each gathers the padded rows that
+    copied it.
     """
-    n_batch, channels, padded_h, padded_w = dxp.shape
+    channels, padded_h, padded_len = dxp.shape
     height = padded_h - 2 * pad
-    width = padded_w - 2 * pad
-    dx = np.zeros((n_batch, channels, height, width), dtype=dxp.dtype)
-    for task in prange(n_batch * channels):
-        n = task // channels
-        c = task % channels
-        for y in range(padded_h):
-            dst_y = y - pad
-            if dst_y < 0 or dst_y >= height:
-                if not replicate:
-                    continue
-                dst_y = min(max(dst_y, 0), height - 1)
-            for xx in range(width):
-                dx[n, c, dst_y, xx] += dxp[n, c, y, pad + xx]
+    length = padded_len - 2 * pad * batch
+    shift = pad * batch
+    dx = np.zeros((channels, height, length), dtype=dxp.dtype)
+    for task in prange(channels * height):
+        c = task // height
+        y = task % height
+        first, last = y + pad, y + pad
+        if replicate and y == 0:
+            first = 0
+        if replicate and y == height - 1:
+            last = padded_h - 1
+        dst = dx[c, y]
+        for r in range(first, last + 1):
+            src = dxp[c, r]
+            for q in range(length):
+                dst[q] += src[shift + q]
             if replicate:
-                for xx in range(pad):
-                    dx[n, c, dst_y, 0] += dxp[n, c, y, xx]
-                    dx[n, c, dst_y, width - 1] += dxp[n, c, y, pad + width + xx]
+                for k in range(pad):
+                    for n in range(batch):
+                        dst[n] += src[k * batch + n]
+                        dst[length - batch + n] += src[shift + length + k * batch + n]
     return dx

@@ -4,56 +4,61 @@
     y = a[c] * x     otherwise
 
     dx = dy * (1 if x > 0 else a[c])
-    da[c] = sum_{n, y, x : x <= 0} dy * x
+    da[c] = sum_{p : x[c, p] <= 0} dy[c, p] * x[c, p]
 
-``slopes`` has length C (per channel) or 1 (shared by every channel).
+Arrays are (C, P): channel first, every pixel of every image after it. ``slopes``
+has length C (per channel) or 1 (shared by every channel).
 """
 
 import numpy as np
 
 from .._jit import kernel, prange
 
+PIXEL_BLOCK = 4096
+
 
 @kernel
 def prelu_forward(x, slopes):
-    """x (N, C, H, W), slopes (C,) or (1,) -> y (N, C, H, W)."""
-    n_batch, channels, height, width = x.shape
+    """x (C, P), slopes (C,) or (1,) -> y (C, P)."""
+    channels, pixels = x.shape
     shared = slopes.shape[0] == 1
     out = np.empty_like(x)
-    for task in prange(n_batch * channels):
-        n = task // channels
-        c = task % channels
+    blocks = (pixels + PIXEL_BLOCK - 1) // PIXEL_BLOCK
+    for task in prange(channels * blocks):
+        c = task // blocks
+        start = (task % blocks) * PIXEL_BLOCK
+        stop = min(start + PIXEL_BLOCK, pixels)
         slope = slopes[0] if shared else slopes[c]
-        for y in range(height):
-            for xx in range(width):
-                v = x[n, c, y, xx]
-                out[n, c, y, xx] = v if v > 0 else slope * v
+        for p in range(start, stop):
+            v = x[c, p]
+            out[c, p] = v if v > 0 else slope * v
     return out
 
 
 @kernel
 def prelu_backward(x, slopes, dout):
-    """x, dout (N, C, H, W) -> (dx (N, C, H, W), dslopes with the shape of ``slopes``)."""
-    n_batch, channels, height, width = x.shape
+    """x, dout (C, P) -> (dx (C, P), dslopes with the shape of ``slopes``)."""
+    channels, pixels = x.shape
     shared = slopes.shape[0] == 1
     dx = np.empty_like(dout)
-    partial = np.zeros((n_batch, channels), dtype=np.float64)  # per-task sums, no races
-    for task in prange(n_batch * channels):
-        n = task // channels
-        c = task % channels
+    blocks = (pixels + PIXEL_BLOCK - 1) // PIXEL_BLOCK
+    partial = np.zeros(channels * blocks, dtype=np.float64)  # one sum per task, no races
+    for task in prange(channels * blocks):
+        c = task // blocks
+        start = (task % blocks) * PIXEL_BLOCK
+        stop = min(start + PIXEL_BLOCK, pixels)
         slope = slopes[0] if shared else slopes[c]
         total = 0.0
-        for y in range(height):
-            for xx in range(width):
-                v = x[n, c, y, xx]
-                g = dout[n, c, y, xx]
-                if v > 0:
-                    dx[n, c, y, xx] = g
-                else:
-                    dx[n, c, y, xx] = slope * g
-                    total += g * v
-        partial[n, c] = total
-    per_channel = partial.sum(axis=0)
+        for p in range(start, stop):
+            v = x[c, p]
+            g = dout[c, p]
+            if v > 0:
+                dx[c, p] = g
+            else:
+                dx[c, p] = slope * g
+                total += g * v
+        partial[task] = total
+    per_channel = partial.reshape(channels, blocks).sum(axis=1)
     dslopes = np.empty_like(slopes)
     if shared:
         dslopes[0] = per_channel.sum()

@@ -3,7 +3,7 @@
 import numpy as np
 
 from ..kernels.prelu import prelu_backward, prelu_forward
-from .base import Layer, Parameter, check_gradient, check_input, require_forward
+from .base import Layer, Parameter, require_forward
 
 
 class PReLU(Layer):
@@ -23,17 +23,21 @@ class PReLU(Layer):
         self.params = {"slope": self.slope}
         self._cache = None  # the input: its sign picks the branch, its value is da's factor
 
-    def forward(self, x):
-        x = check_input(x, self.channels, self.slope.data.dtype, repr(self))
-        self._cache = x
-        return prelu_forward(x, self.slope.data)
+    @property
+    def in_channels(self):
+        return self.channels
 
-    def backward(self, dout):
+    def forward_packed(self, x, batch):
+        """x (C, H, W*N) -> same shape."""
+        self._cache = x
+        return prelu_forward(x.reshape(self.channels, -1), self.slope.data).reshape(x.shape)
+
+    def backward_packed(self, dout, input_grad=True):
         x = require_forward(self._cache, repr(self))
-        dout = check_gradient(dout, x.shape, x.dtype, repr(self))
-        dx, dslope = prelu_backward(x, self.slope.data, dout)
+        dx, dslope = prelu_backward(x.reshape(self.channels, -1), self.slope.data,
+                                    dout.reshape(self.channels, -1))
         self.slope.grad += dslope
-        return dx
+        return dx.reshape(x.shape)
 
     def __repr__(self):
         return f"PReLU({self.channels}{', shared=True' if self.shared else ''})"

@@ -27,16 +27,59 @@ class Parameter:
         return f"Parameter(shape={self.data.shape}, dtype={self.data.dtype})"
 
 
+def pack(x: np.ndarray) -> np.ndarray:
+    """(N, C, H, W) -> batch-packed (C, H, W*N) with ``packed[c, y, x*N + n] = x[n, c, y, x]``
+    (see ``minisr/kernels/__init__.py``). For N = 1 this is only a reshape."""
+    n, c, h, w = x.shape
+    if n == 1:
+        return np.ascontiguousarray(x.reshape(c, h, w))
+    return np.ascontiguousarray(x.transpose(1, 2, 3, 0)).reshape(c, h, w * n)
+
+
+def unpack(packed: np.ndarray, batch: int) -> np.ndarray:
+    """Batch-packed (C, H, W*N) -> (N, C, H, W); the inverse of :func:`pack`."""
+    c, h, length = packed.shape
+    if batch == 1:
+        return packed.reshape(1, c, h, length)
+    return np.ascontiguousarray(packed.reshape(c, h, length // batch, batch).transpose(3, 0, 1, 2))
+
+
 class Layer:
     """Base class: a layer has ``forward(x)``, ``backward(dout)`` and named parameters.
 
-    Subclasses set ``self.params = {"weight": Parameter, ...}`` (possibly empty).
+    ``forward``/``backward`` take and return (N, C, H, W) arrays. They check the input,
+    convert it to the batch-packed layout the kernels use, and call the subclass's
+    ``forward_packed(x, batch)`` / ``backward_packed(dout)`` on (C, H, W*N) arrays.
+    ``FSRCNN`` calls the packed methods directly, converting only once at each end.
+
+    Subclasses set ``self.params = {"weight": Parameter, ...}`` (possibly empty) and
+    ``self.in_channels`` (None when any number of channels is accepted).
     """
 
     params: dict
+    in_channels = None
 
     def __init__(self):
         self.params = {}
+        self._batch = None  # N of the last forward pass
+
+    def forward(self, x, **kwargs):
+        """x (N, C, H, W) -> y (N, C', H', W')."""
+        x = check_input(x, self.in_channels, self.dtype, repr(self))
+        self._batch = x.shape[0]
+        self._out_shape = None
+        y = self.forward_packed(pack(x), self._batch, **kwargs)
+        out = unpack(y, self._batch)
+        self._out_shape = out.shape
+        return out
+
+    def backward(self, dout):
+        """dL/dy (N, C', H', W') -> dL/dx (N, C, H, W); adds into parameters' ``.grad``."""
+        if self._batch is None:
+            raise RuntimeError(f"{self!r}: backward() called before forward()")
+        dtype = dout.dtype if self.dtype is None else self.dtype
+        dout = check_gradient(dout, self._out_shape, dtype, repr(self))
+        return unpack(self.backward_packed(pack(dout)), self._batch)
 
     def parameters(self) -> list:
         return list(self.params.values())

@@ -7,7 +7,7 @@ from ..kernels.conv import (channel_sum, conv2d_backward_input, conv2d_backward_
 from ..kernels.padding import pad2d, pad2d_backward
 from ..kernels.pointwise import pointwise_backward_weight, pointwise_forward
 from ..shapes import conv_out_size
-from .base import Layer, Parameter, check_gradient, check_input, require_forward
+from .base import Layer, Parameter, require_forward
 from .padding import check_padding_mode
 
 
@@ -47,7 +47,7 @@ class Conv2d(Layer):
         if bias:
             self.bias = Parameter(np.zeros(out_channels, dtype))
             self.params["bias"] = self.bias
-        self._cache = None  # the (padded) input: the weight gradient needs it
+        self._cache = None  # the (padded) packed input: the weight gradient needs it
 
     @property
     def is_pointwise(self) -> bool:
@@ -58,36 +58,41 @@ class Conv2d(Layer):
             return self.bias.data
         return np.zeros(self.out_channels, self.weight.data.dtype)
 
-    def forward(self, x):
-        x = check_input(x, self.in_channels, self.weight.data.dtype, repr(self))
-        conv_out_size(x.shape[2], self.kernel_size, 1, self.padding)  # raises if too small
-        conv_out_size(x.shape[3], self.kernel_size, 1, self.padding)
+    def forward_packed(self, x, batch):
+        """x (C_in, H, W*N) -> (C_out, H', W'*N), batch-packed."""
+        _, height, length = x.shape
+        conv_out_size(height, self.kernel_size, 1, self.padding)  # raises if too small
+        conv_out_size(length // batch, self.kernel_size, 1, self.padding)
+        self._batch = batch
         if self.is_pointwise:
             self._cache = x
             w = self.weight.data.reshape(self.out_channels, self.in_channels)
-            y = pointwise_forward(x, w, self._bias_or_zeros())
-        else:
-            xp = pad2d(x, self.padding, self._replicate) if self.padding else x
-            self._cache = xp
-            y = conv2d_forward(xp, self.weight.data, self._bias_or_zeros(), 1)
-        self._out_shape = y.shape
-        return y
+            y = pointwise_forward(x.reshape(self.in_channels, -1), w, self._bias_or_zeros())
+            return y.reshape(self.out_channels, height, length)
+        xp = pad2d(x, self.padding, self._replicate, batch) if self.padding else x
+        self._cache = xp
+        return conv2d_forward(xp, self.weight.data, self._bias_or_zeros(), 1, batch)
 
-    def backward(self, dout):
+    def backward_packed(self, dout, input_grad=True):
+        """dout (C_out, H', W'*N) -> dx (C_in, H, W*N) (None if not ``input_grad``)."""
         xp = require_forward(self._cache, repr(self))
-        dout = check_gradient(dout, self._out_shape, xp.dtype, repr(self))
+        batch = self._batch
         if self.has_bias:
-            self.bias.grad += channel_sum(dout)
+            self.bias.grad += channel_sum(dout.reshape(self.out_channels, -1))
         if self.is_pointwise:
-            w = self.weight.data.reshape(self.out_channels, self.in_channels)
-            self.weight.grad += pointwise_backward_weight(dout, xp).reshape(self.weight.shape)
-            no_bias = np.zeros(self.in_channels, xp.dtype)
-            dx = pointwise_forward(dout, np.ascontiguousarray(w.T), no_bias)
-        else:
-            self.weight.grad += conv2d_backward_weight(dout, xp, 1, self.kernel_size)
-            dxp = conv2d_backward_input(dout, self.weight.data, 1, xp.shape[2], xp.shape[3])
-            dx = pad2d_backward(dxp, self.padding, self._replicate) if self.padding else dxp
-        return dx
+            flat_dout = dout.reshape(self.out_channels, -1)
+            dw = pointwise_backward_weight(flat_dout, xp.reshape(self.in_channels, -1))
+            self.weight.grad += dw.reshape(self.weight.shape)
+            if not input_grad:
+                return None
+            w_t = np.ascontiguousarray(self.weight.data.reshape(self.out_channels, self.in_channels).T)
+            dx = pointwise_forward(flat_dout, w_t, np.zeros(self.in_channels, xp.dtype))
+            return dx.reshape(xp.shape)
+        self.weight.grad += conv2d_backward_weight(dout, xp, 1, self.kernel_size, batch)
+        if not input_grad:
+            return None
+        dxp = conv2d_backward_input(dout, self.weight.data, 1, xp.shape[1], xp.shape[2] // batch, batch)
+        return pad2d_backward(dxp, self.padding, self._replicate, batch) if self.padding else dxp
 
     def output_shape(self, input_shape):
         n, _, h, w = input_shape

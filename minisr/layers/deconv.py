@@ -5,7 +5,7 @@ import numpy as np
 from ..kernels.conv import (channel_sum, conv2d_backward_input, conv2d_backward_weight,
                             conv2d_forward)
 from ..shapes import deconv_out_size
-from .base import Layer, Parameter, check_gradient, check_input, require_forward
+from .base import Layer, Parameter, require_forward
 
 
 class Deconv2d(Layer):
@@ -60,14 +60,13 @@ class Deconv2d(Layer):
         """Default output size along one axis: ``s*(size - 1) + k - 2*padding``."""
         return deconv_out_size(size, self.kernel_size, self.stride, self.padding)
 
-    def forward(self, x, output_size=None):
-        """x (N, C_in, H, W) -> (N, C_out, H', W').
+    def forward_packed(self, x, batch, output_size=None):
+        """x (C_in, H, W*N) -> (C_out, H', W'*N), batch-packed.
 
         ``output_size=(H', W')`` overrides the default size; the crop still starts at
         ``padding``, so it must satisfy ``padding + H' <= s*(H - 1) + k``.
         """
-        x = check_input(x, self.in_channels, self.weight.data.dtype, repr(self))
-        height, width = x.shape[2], x.shape[3]
+        height, width = x.shape[1], x.shape[2] // batch
         canvas_h, canvas_w = self.canvas_size(height), self.canvas_size(width)
         if output_size is None:
             out_h, out_w = self.output_size(height), self.output_size(width)
@@ -78,27 +77,28 @@ class Deconv2d(Layer):
                     f"{self!r}: output size {(out_h, out_w)} does not fit the "
                     f"{canvas_h}x{canvas_w} canvas of a {height}x{width} input cropped from {self.padding}"
                 )
-        canvas = conv2d_backward_input(x, self.weight.data, self.stride, canvas_h, canvas_w)
+        canvas = conv2d_backward_input(x, self.weight.data, self.stride, canvas_h, canvas_w, batch)
         p = self.padding
-        y = canvas[:, :, p:p + out_h, p:p + out_w]
+        y = canvas[:, p:p + out_h, p * batch:(p + out_w) * batch]
         if self.has_bias:
-            y = y + self.bias.data[None, :, None, None]
-        y = np.ascontiguousarray(y)
-        self._cache = (x, canvas.shape, y.shape)
-        return y
+            y = y + self.bias.data[:, None, None]
+        self._cache = (x, batch, canvas.shape, (out_h, out_w))
+        return np.ascontiguousarray(y)
 
-    def backward(self, dout):
-        x, canvas_shape, out_shape = require_forward(self._cache, repr(self))
-        dout = check_gradient(dout, out_shape, x.dtype, repr(self))
+    def backward_packed(self, dout, input_grad=True):
+        """dout (C_out, H', W'*N) -> dx (C_in, H, W*N) (None if not ``input_grad``)."""
+        x, batch, canvas_shape, (out_h, out_w) = require_forward(self._cache, repr(self))
         if self.has_bias:
-            self.bias.grad += channel_sum(dout)
+            self.bias.grad += channel_sum(dout.reshape(self.out_channels, -1))
         # Put the gradient back where the crop took the output from.
         dcanvas = np.zeros(canvas_shape, dout.dtype)
         p = self.padding
-        dcanvas[:, :, p:p + out_shape[2], p:p + out_shape[3]] = dout
-        self.weight.grad += conv2d_backward_weight(x, dcanvas, self.stride, self.kernel_size)
+        dcanvas[:, p:p + out_h, p * batch:(p + out_w) * batch] = dout
+        self.weight.grad += conv2d_backward_weight(x, dcanvas, self.stride, self.kernel_size, batch)
+        if not input_grad:
+            return None
         no_bias = np.zeros(self.in_channels, dout.dtype)
-        dx = conv2d_forward(dcanvas, self.weight.data, no_bias, self.stride)
+        dx = conv2d_forward(dcanvas, self.weight.data, no_bias, self.stride, batch)
         assert dx.shape == x.shape
         return dx
 

@@ -3,7 +3,7 @@ authors' released models, whose test code pads the deconvolution's input by one
 replicated pixel)."""
 
 from ..kernels.padding import pad2d, pad2d_backward
-from .base import Layer, check_gradient, check_input, require_forward
+from .base import Layer
 
 PADDING_MODES = ("zeros", "replicate")
 
@@ -25,18 +25,14 @@ class Pad2d(Layer):
         self.pad = pad
         self.mode = mode
         self._replicate = check_padding_mode(mode)
-        self._out_shape = None  # backward needs only the output shape
 
-    def forward(self, x):
-        x = check_input(x, None, None, "Pad2d")
-        y = pad2d(x, self.pad, self._replicate)
-        self._out_shape = y.shape
-        return y
+    def forward_packed(self, x, batch):
+        """x (C, H, W*N) -> (C, H + 2p, (W + 2p)*N)."""
+        self._batch = batch
+        return pad2d(x, self.pad, self._replicate, batch)
 
-    def backward(self, dout):
-        shape = require_forward(self._out_shape, "Pad2d")
-        dout = check_gradient(dout, shape, dout.dtype, "Pad2d")
-        return pad2d_backward(dout, self.pad, self._replicate)
+    def backward_packed(self, dout, input_grad=True):
+        return pad2d_backward(dout, self.pad, self._replicate, self._batch)
 
     def output_shape(self, input_shape):
         n, c, h, w = input_shape
