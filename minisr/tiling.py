@@ -1,0 +1,105 @@
+"""Run FSRCNN on a large image tile by tile, with a result equal to the untiled run.
+
+An output pixel of FSRCNN depends only on the low-resolution (LR) pixels near it: the
+5x5 feature convolution reaches 2 pixels, each 3x3 mapping convolution 1 more, and the
+9x9 deconvolution a pixel or two, depending on the scale. :func:`context_margin`
+adds these reaches up by walking the model's layers backwards, so it stays right for
+any (d, s, m), scale and padding mode.
+
+A tile is cut from the LR image with ``margin`` real neighbouring pixels on each
+*interior* side; its outer sides stop at the image border, where the network pads
+exactly as it does for the whole image (zeros or replicate). Only the tile's core is
+kept from its output, so every kept pixel has seen exactly the pixels it would have
+seen in the untiled run::
+
+    LR image   |<- margin ->|<----- core ----->|<- margin ->|
+    HR output               |<- scale * core ->|  (the rest is thrown away)
+"""
+
+import numpy as np
+
+from .layers import Conv2d, Deconv2d, Pad2d, PReLU
+
+
+def _ceil_div(a: int, b: int) -> int:
+    return -((-a) // b)
+
+
+def input_rows(model, first: int, last: int) -> tuple:
+    """The LR rows ``[lo, hi]`` that HR rows ``first..last`` of
+    ``model.forward(x, exact_size=True)`` depend on (columns behave the same way).
+
+    Walks the layers backwards, mapping each layer's output interval to its input:
+
+    * Conv2d (kernel k, padding p): output row y reads rows ``y - p .. y + k - 1 - p``;
+    * Pad2d (pad p): padded row y is input row ``y - p`` (or a copy of the border);
+    * Deconv2d (kernel k, stride s, crop p): output row r is canvas row ``R = r + p``,
+      which input row i reaches when ``s*i <= R <= s*i + k - 1``;
+    * PReLU: pixel-wise.
+
+    The result may extend past the image (negative or >= H): those rows are padding.
+    """
+    lo, hi = first, last
+    for layer in reversed(model.layers):
+        if isinstance(layer, Deconv2d):
+            k, s, p = layer.kernel_size, layer.stride, layer.padding
+            lo, hi = _ceil_div(lo + p - k + 1, s), (hi + p) // s
+        elif isinstance(layer, Conv2d):
+            lo, hi = lo - layer.padding, hi + layer.kernel_size - 1 - layer.padding
+        elif isinstance(layer, Pad2d):
+            lo, hi = lo - layer.pad, hi - layer.pad
+        elif not isinstance(layer, PReLU):
+            raise TypeError(f"input_rows: unknown layer {layer!r}")
+    return lo, hi
+
+
+def context_margin(model) -> int:
+    """LR pixels of context a tile needs on each interior side (8 for FSRCNN(56, 12, 4)
+    x3 with zero padding).
+
+    The HR pixels of LR pixel 0 are rows ``0 .. scale - 1``; the LR rows they need,
+    ``[lo, hi]``, give the reach before (``-lo``) and after (``hi``) a pixel.
+    """
+    lo, hi = input_rows(model, 0, model.scale - 1)
+    return max(0, -lo, hi)
+
+
+def tile_spans(length: int, tile: int, margin: int) -> list:
+    """Split ``range(length)`` into cores of ``tile`` pixels (the last may be shorter).
+
+    Returns ``[(core_start, core_stop, cut_start, cut_stop)]``: the cut is the core
+    grown by ``margin`` on each side, clipped to the image.
+    """
+    if tile < 1:
+        raise ValueError(f"tile must be >= 1, got {tile}")
+    spans = []
+    for start in range(0, length, tile):
+        stop = min(start + tile, length)
+        spans.append((start, stop, max(0, start - margin), min(length, stop + margin)))
+    return spans
+
+
+def forward_image(model, lr: np.ndarray) -> np.ndarray:
+    """One (H, W) image through the network: -> (scale*H, scale*W) in ``model.dtype``."""
+    x = np.ascontiguousarray(lr, dtype=model.dtype)[None, None]
+    return model.forward(x, exact_size=True)[0, 0]
+
+
+def forward_tiled(model, lr: np.ndarray, tile=None) -> np.ndarray:
+    """(H, W) LR -> (scale*H, scale*W) in ``model.dtype``, computed in tiles whose cores
+    are ``tile`` x ``tile`` LR pixels; equal to :func:`forward_image` bit for bit.
+
+    ``tile=None`` or 0, or an image that fits in one tile, runs in one piece.
+    """
+    height, width = lr.shape
+    if not tile or (height <= tile and width <= tile):
+        return forward_image(model, lr)
+    n = model.scale
+    margin = context_margin(model)
+    out = np.empty((n * height, n * width), dtype=model.dtype)
+    for r0, r1, cut_r0, cut_r1 in tile_spans(height, tile, margin):
+        for c0, c1, cut_c0, cut_c1 in tile_spans(width, tile, margin):
+            sr = forward_image(model, lr[cut_r0:cut_r1, cut_c0:cut_c1])
+            top, left = n * (r0 - cut_r0), n * (c0 - cut_c0)
+            out[n * r0:n * r1, n * c0:n * c1] = sr[top:top + n * (r1 - r0), left:left + n * (c1 - c0)]
+    return out

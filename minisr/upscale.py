@@ -1,0 +1,544 @@
+"""Upscale images with FSRCNN: ``python -m minisr.upscale`` and :func:`upscale`.
+
+    python -m minisr.upscale photo.jpg --weights fsrcnn_x3.npz            # -> photo_x3.png
+    python -m minisr.upscale shots/ 'more/*.png' --out-dir big --scale 3 --weights x3.mat
+
+    from minisr.upscale import upscale, load_model
+    big = upscale(small, scale=3, model="fsrcnn_x3.npz")     # uint8 in, uint8 out
+
+Colour: the network sees the luminance only, as in the paper. An RGB image goes to
+YCbCr (MATLAB's BT.601 formulas); Y goes through FSRCNN, Cb and Cr through bicubic;
+the three go back to RGB. A grey image is its own Y. An alpha channel is upscaled by
+bicubic and kept. Everything runs in float in [0, 1] and is rounded once at the end.
+
+Files: EXIF orientation is applied (the output is upright and has no orientation tag),
+a palette image comes out as RGB (RGBA with transparency), a 16-bit grey image is
+processed from its 16-bit values and written as 16-bit PNG or TIFF (8-bit otherwise),
+and an ICC colour profile is copied when its colour space matches the output. Outputs
+are written to a temporary file and renamed, and never replace an existing file
+without ``--overwrite``.
+
+Large images run in tiles (:mod:`minisr.tiling`); the result equals the untiled one.
+"""
+
+import argparse
+import glob
+import os
+import re
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageOps
+
+from .color import rgb_to_ycbcr, round_half_up, ycbcr_to_rgb
+from .evaluate import load_model as load_weights_file
+from .evaluate import shipped_weights_path
+from .imageio import ImageError, _move_no_clobber, read_image
+from .progress import Progress
+from .resize import imresize
+from .tiling import forward_tiled
+
+__all__ = ["upscale", "load_model", "upscale_pixels", "bicubic_pixels", "compare_picture", "main"]
+
+#: (d, s, m) of the two networks of the paper.
+MODEL_NAMES = {"fsrcnn": (56, 12, 4), "fsrcnn-s": (32, 5, 1)}
+DEFAULT_TILE = 384  # LR pixels per tile side: about 220 MB at the peak for FSRCNN(56, 12, 4)
+SCALES = (2, 3, 4)
+SIXTEEN_BIT_FORMATS = ("PNG", "TIFF")
+JPEG_QUALITY = 95
+ICC_COLOUR_SPACE = {"L": b"GRAY", "LA": b"GRAY", "I;16": b"GRAY", "RGB": b"RGB ", "RGBA": b"RGB "}
+
+
+# ---------------------------------------------------------------------- the model
+def load_model(model="fsrcnn", scale: int = 3, weights=None):
+    """The FSRCNN to upscale with, checked against ``scale``.
+
+    ``model`` is ``"fsrcnn"`` or ``"fsrcnn-s"`` (the shipped weights, or ``weights``, a
+    file that must hold that network), a weights file (a minisr ``.npz`` or the
+    authors' ``x<scale>.mat``, used as it is), or an already loaded ``FSRCNN``.
+    Raises ``FileNotFoundError`` or ``ValueError`` with a one-line message naming the
+    file: missing weights, a file for another scale, of the wrong shape, not a model.
+    """
+    if hasattr(model, "forward") and hasattr(model, "scale"):  # an FSRCNN (or look-alike)
+        if weights is not None:
+            raise ValueError("give either a loaded model or a weights file, not both")
+        net, source = model, repr(model)
+    else:
+        name = str(model).lower() if str(model).lower() in MODEL_NAMES else None
+        if name is None:
+            if weights is not None:
+                raise ValueError(f"model {model!r} is not one of {', '.join(MODEL_NAMES)}; "
+                                 "pass a weights file either as model or as weights")
+            weights = model
+        elif weights is None:
+            weights = shipped_weights_path(name, scale)
+            if not weights.is_file():
+                raise FileNotFoundError(
+                    f"no shipped weights for {name} x{scale} yet ({weights} does not exist): "
+                    f"give a weights file with --weights FILE (Python: weights=FILE), "
+                    f"a minisr .npz or the authors' x{scale}.mat")
+        net, source = load_weights_file(weights), str(weights)
+        if name is not None and (net.d, net.s, net.m) != MODEL_NAMES[name]:
+            raise ValueError(f"{weights}: holds {net!r}, not {name} (d, s, m) = {MODEL_NAMES[name]}")
+    if net.scale != scale:
+        raise ValueError(f"{source}: the weights are for x{net.scale}, not x{scale}; "
+                         f"use scale {net.scale} or weights made for x{scale}")
+    return net
+
+
+# ---------------------------------------------------------------------- pixels
+def without_alpha(pixels: np.ndarray) -> np.ndarray:
+    """(H, W, 2) -> (H, W); (H, W, 4) -> (H, W, 3); others unchanged."""
+    if pixels.ndim == 3 and pixels.shape[2] == 2:
+        return pixels[..., 0]
+    if pixels.ndim == 3 and pixels.shape[2] == 4:
+        return pixels[..., :3]
+    return pixels
+
+
+def upscale_pixels(pixels: np.ndarray, model, tile=None) -> np.ndarray:
+    """The upscaling itself, on floats in [0, 1].
+
+    pixels (H, W) grey, (H, W, 2) grey + alpha, (H, W, 3) RGB or (H, W, 4) RGBA
+    -> float64 (nH, nW[, C]) in [0, 1], n = ``model.scale``. ``tile``: see :func:`upscale`.
+    """
+    n = model.scale
+    tile = DEFAULT_TILE if tile is None else tile
+    colour = without_alpha(pixels)
+    if colour.ndim == 3:  # RGB: Y through the network, Cb and Cr by bicubic
+        ycbcr = rgb_to_ycbcr(colour)
+        sr_y = forward_tiled(model, ycbcr[..., 0], tile).astype(np.float64)
+        out = ycbcr_to_rgb(np.dstack([sr_y, imresize(ycbcr[..., 1:], n)]))
+    else:  # grey: the image is its own Y
+        out = np.clip(forward_tiled(model, colour, tile).astype(np.float64), 0.0, 1.0)
+    if colour.shape != pixels.shape:  # alpha by bicubic
+        out = np.dstack([out, np.clip(imresize(pixels[..., -1], n), 0.0, 1.0)])
+    return out
+
+
+def bicubic_pixels(pixels: np.ndarray, scale: int) -> np.ndarray:
+    """The bicubic baseline of :func:`upscale_pixels`: every channel by MATLAB's bicubic."""
+    return np.clip(imresize(pixels, scale), 0.0, 1.0)
+
+
+def to_unit_float(array: np.ndarray) -> np.ndarray:
+    """uint8 (/255), uint16 (/65535) or float pixels -> float64 in [0, 1]-ish."""
+    if array.dtype == np.uint8 or array.dtype == np.uint16:
+        return array / float(np.iinfo(array.dtype).max)
+    if np.issubdtype(array.dtype, np.floating):
+        return array.astype(np.float64)
+    raise TypeError(f"upscale: pixels must be uint8, uint16 or float in [0, 1], got {array.dtype}")
+
+
+def from_unit_float(x: np.ndarray, dtype) -> np.ndarray:
+    """Inverse of :func:`to_unit_float`: integers are rounded half up and saturated."""
+    dtype = np.dtype(dtype)
+    if dtype.kind == "u":
+        top = np.iinfo(dtype).max
+        return np.clip(round_half_up(x * top), 0, top).astype(dtype)
+    return np.clip(x, 0.0, 1.0).astype(dtype)
+
+
+def _check_shape(array):
+    if not (array.ndim == 2 or (array.ndim == 3 and array.shape[2] in (2, 3, 4))):
+        raise ValueError(f"upscale: expected an (H, W), (H, W, 3) or (H, W, 4) image "
+                         f"(or (H, W, 2) grey + alpha), got shape {array.shape}")
+    if array.shape[0] == 0 or array.shape[1] == 0:
+        raise ValueError(f"upscale: empty image of shape {array.shape}")
+
+
+# ---------------------------------------------------------------------- PIL images
+def pil_to_array(img: Image.Image) -> np.ndarray:
+    """A PIL image, upright (EXIF applied), as uint8 (H, W[, 2|3|4]) or uint16 (H, W).
+
+    Palette -> RGB (RGBA with transparency), ``1`` -> L, 16-bit grey -> uint16,
+    other modes (CMYK, YCbCr, ...) -> RGB.
+    """
+    img = ImageOps.exif_transpose(img)
+    if img.mode.startswith("I"):  # I;16, I;16B, ..., I (32-bit): 16-bit grey
+        values = np.asarray(img).astype(np.int64)
+        if values.size and (values.min() < 0 or values.max() > 65535):
+            raise ValueError(f"upscale: {img.mode} pixel values outside 0..65535 are not supported")
+        return values.astype(np.uint16)
+    if img.mode in ("P", "PA"):
+        has_alpha = img.mode == "PA" or "transparency" in img.info
+        img = img.convert("RGBA" if has_alpha else "RGB")
+    elif img.mode in ("La", "RGBa"):
+        img = img.convert(img.mode.upper())
+    elif img.mode not in ("L", "LA", "RGB", "RGBA"):
+        img = img.convert("L" if img.mode == "1" else "RGB")
+    return np.array(img)
+
+
+def array_to_pil(array: np.ndarray) -> Image.Image:
+    """uint8 (H, W[, 2|3|4]) -> L, LA, RGB, RGBA; uint16 (H, W) -> I;16."""
+    if array.dtype == np.uint16:
+        return Image.fromarray(np.ascontiguousarray(array)).convert("I;16")
+    return Image.fromarray(np.ascontiguousarray(array))
+
+
+# ---------------------------------------------------------------------- the API
+def upscale(image, scale: int = 3, model="fsrcnn", weights=None, tile=None):
+    """Super-resolve one image by ``scale`` with FSRCNN.
+
+    Parameters
+    ----------
+    image : array or PIL.Image.Image
+        (H, W) grey or (H, W, 3) RGB (also (H, W, 4) RGBA, (H, W, 2) grey + alpha),
+        ``uint8``, ``uint16`` or float in [0, 1]; or a PIL image of any mode.
+    scale : 2, 3 or 4
+    model : "fsrcnn", "fsrcnn-s", a weights file, or a loaded FSRCNN
+        (see :func:`load_model`; load once with it to upscale many images).
+    weights : path, optional
+        A weights file for the named ``model``.
+    tile : int, optional
+        Tile side in LR pixels (default 384); 0 runs the image in one piece. The result
+        does not depend on it.
+
+    Returns
+    -------
+    The same kind as ``image``: an array of the same dtype and channels, shape
+    (scale*H, scale*W[, C]); or a PIL image (palette -> RGB/RGBA, ``1`` -> L, other
+    modes -> RGB), upright, carrying the input's ICC profile in ``.info``.
+    """
+    net = load_model(model, scale, weights)
+    if isinstance(image, Image.Image):
+        out = array_to_pil(upscale(pil_to_array(image), scale, net, tile=tile))
+        profile = matching_icc(image.info.get("icc_profile"), out.mode)
+        if profile:
+            out.info["icc_profile"] = profile
+        return out
+    array = np.asarray(image)
+    _check_shape(array)
+    return from_unit_float(upscale_pixels(to_unit_float(array), net, tile), array.dtype)
+
+
+# ---------------------------------------------------------------------- files
+def output_path(source: Path, scale: int, fmt: str, out_dir=None) -> Path:
+    """``DIR/NAME_x3.png``: beside the input, or in ``out_dir``; ``fmt="same"`` keeps the
+    input's extension."""
+    suffix = source.suffix.lower() if fmt == "same" else "." + fmt
+    if not suffix:
+        raise ValueError(f"{source}: no file extension to keep; choose --format png or jpg")
+    return Path(out_dir or source.parent) / f"{source.stem}_x{scale}{suffix}"
+
+
+def compare_path(out: Path) -> Path:
+    """``photo_x3.png`` -> ``photo_x3_compare.png`` (always PNG)."""
+    return out.with_name(out.stem + "_compare.png")
+
+
+def matching_icc(profile, mode: str):
+    """``profile`` (ICC bytes or None) if its colour space fits the image ``mode``, else
+    None: a CMYK profile does not describe the RGB pixels Pillow converts CMYK to."""
+    if profile and profile[16:20] == ICC_COLOUR_SPACE.get(mode):
+        return profile
+    return None
+
+
+def writable_format(path) -> str:
+    """Pillow's format for ``path``'s extension ("PNG", "JPEG", ...); ValueError if Pillow
+    cannot write it."""
+    path = Path(path)
+    fmt = Image.registered_extensions().get(path.suffix.lower())
+    if fmt is None or fmt not in Image.SAVE:
+        raise ValueError(f"{path}: Pillow cannot write {path.suffix or 'extension-less'} files")
+    return fmt
+
+
+def save_image(path, img: Image.Image, overwrite: bool = False, **params) -> None:
+    """Save ``img`` to ``path`` atomically (temporary file in the same folder, fsync,
+    rename), passing ``params`` (``icc_profile``, ``quality``, ...) to Pillow.
+
+    Raises FileExistsError if ``path`` exists (unless ``overwrite``), also when it
+    appears while the image is being written.
+    """
+    path = Path(path)
+    if path.exists() and not overwrite:
+        raise FileExistsError(f"{path}: already exists (use --overwrite to replace it)")
+    fmt = writable_format(path)
+    umask = os.umask(0)
+    os.umask(umask)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes the file private; an image is not
+            img.save(handle, format=fmt, **params)
+            handle.flush()
+            os.fsync(handle.fileno())
+        if overwrite:
+            os.replace(tmp, path)
+        else:
+            _move_no_clobber(tmp, path)
+    except FileExistsError:
+        raise FileExistsError(f"{path}: already exists (use --overwrite to replace it)") from None
+    except (OSError, ValueError) as error:  # disk full, a mode the format cannot store, ...
+        raise OSError(f"{path}: could not write the image ({one_line(error)})") from error
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def fit_format(array: np.ndarray, fmt: str) -> tuple:
+    """Adapt a result to what the file format stores: 16 bits only in PNG and TIFF, no
+    alpha in JPEG. Returns (array, note or None)."""
+    note = None
+    if array.dtype == np.uint16 and fmt not in SIXTEEN_BIT_FORMATS:
+        array = from_unit_float(to_unit_float(array), np.uint8)
+    if fmt == "JPEG" and without_alpha(array).shape != array.shape:
+        array, note = without_alpha(array), "JPEG has no alpha channel: transparency dropped"
+    return array, note
+
+
+def compare_picture(bicubic: np.ndarray, sr: np.ndarray, zoom: int = 3, label: str = "FSRCNN",
+                    gap: int = 4) -> np.ndarray:
+    """bicubic | FSRCNN side by side, each uint8 (H, W) or (H, W, 3) -> RGB uint8.
+
+    With ``zoom`` > 1 a second row shows the centre of both (1/zoom of each side),
+    enlarged ``zoom`` times (nearest neighbour) and outlined in red in the first row.
+    Shape: (H, 2W + gap, 3), or (2H + gap, 2W + gap, 3) with the zoomed row.
+    """
+    panels = [np.dstack([p] * 3) if p.ndim == 2 else p for p in (bicubic, sr)]
+    h, w = panels[0].shape[:2]
+    rows = 2 if zoom > 1 else 1
+    canvas = np.full((rows * h + (rows - 1) * gap, 2 * w + gap, 3), 255, np.uint8)
+    ch, cw = max(1, h // max(zoom, 1)), max(1, w // max(zoom, 1))
+    y0, x0 = (h - ch) // 2, (w - cw) // 2
+    for i, panel in enumerate(panels):
+        left = i * (w + gap)
+        canvas[:h, left:left + w] = panel
+        if rows == 2:
+            crop = panel[y0:y0 + ch, x0:x0 + cw].repeat(zoom, axis=0).repeat(zoom, axis=1)[:h, :w]
+            canvas[h + gap:h + gap + crop.shape[0], left:left + crop.shape[1]] = crop
+    img = Image.fromarray(canvas)
+    draw = ImageDraw.Draw(img)
+    for i, text in enumerate(("bicubic", label)):
+        left = i * (w + gap)
+        if rows == 2:
+            draw.rectangle([left + x0 - 1, y0 - 1, left + x0 + cw, y0 + ch], outline=(255, 0, 0))
+        box = draw.textbbox((left + 3, 3), text)
+        draw.rectangle([box[0] - 2, box[1] - 2, box[2] + 2, box[3] + 2], fill=(0, 0, 0))
+        draw.text((left + 3, 3), text, fill=(255, 255, 255))
+    return np.asarray(img)
+
+
+def upscale_file(source, out, model, tile=None, overwrite=False, compare=False, zoom=3) -> list:
+    """Read ``source``, upscale it, write ``out`` (and, with ``compare``, the picture
+    :func:`compare_path` names).
+
+    Returns [(written path, note or None)]. Raises ImageError, ValueError or OSError
+    with a one-line message naming the file.
+    """
+    out = Path(out)
+    fmt = writable_format(out)  # fail before the work, not after it
+    for target in [out, compare_path(out)] if compare else [out]:
+        if target.exists() and not overwrite:
+            raise FileExistsError(f"{target}: already exists (use --overwrite to replace it)")
+    pixels, alpha = read_image(source, keep_alpha=True, keep_16bit=True)
+    array = pixels if alpha is None else np.dstack([pixels, alpha])
+    unit = to_unit_float(array)
+    sr = upscale_pixels(unit, model, tile)
+    result, note = fit_format(from_unit_float(sr, array.dtype), fmt)
+    img = array_to_pil(result)
+    params = {"quality": JPEG_QUALITY} if fmt == "JPEG" else {}
+    with Image.open(source) as original:
+        profile = matching_icc(original.info.get("icc_profile"), img.mode)
+    if profile:
+        params["icc_profile"] = profile
+    save_image(out, img, overwrite, **params)
+    written = [(out, note)]
+    if compare:
+        bicubic = bicubic_pixels(without_alpha(unit), model.scale)
+        picture = compare_picture(from_unit_float(bicubic, np.uint8),
+                                  from_unit_float(without_alpha(sr), np.uint8),
+                                  zoom, f"FSRCNN x{model.scale}")
+        save_image(compare_path(out), Image.fromarray(picture), overwrite)
+        written.append((compare_path(out), None))
+    return written
+
+
+# ---------------------------------------------------------------------- command line
+OUR_OUTPUT = re.compile(r"_x\d+(_compare)?$")  # names this tool writes, skipped in folders
+
+
+def image_extensions() -> set:
+    return {ext for ext, fmt in Image.registered_extensions().items() if fmt in Image.OPEN}
+
+
+def expand_inputs(items) -> tuple:
+    """Files, folders and glob patterns -> ([files], [problems]).
+
+    A named file is always tried (a missing one is reported when it is read). Folders
+    (not recursive) and patterns give their files with image extensions, except files
+    named like this tool's outputs (``*_x3.png``, ``*_x3_compare.png``), so that a second
+    run on a folder does not upscale the first run's results. Repeats are dropped.
+    """
+    files, problems = [], []
+    extensions = image_extensions()
+
+    def images(paths):
+        return [p for p in paths if p.is_file() and p.suffix.lower() in extensions
+                and not OUR_OUTPUT.search(p.stem)]
+
+    for item in items:
+        path = Path(item)
+        if path.is_dir():
+            found = images(sorted(path.iterdir()))
+            files += found
+            if not found:
+                problems.append(f"{path}: folder has no image files")
+        elif not path.exists() and any(c in str(item) for c in "*?["):
+            matches = [Path(m) for m in sorted(glob.glob(str(item), recursive=True))]
+            found = images(matches)
+            for folder in (m for m in matches if m.is_dir()):
+                found += images(sorted(folder.iterdir()))
+            files += found
+            if not found:
+                problems.append(f"{item}: no image file matches")
+        else:
+            files.append(path)
+    unique = {}
+    for path in files:
+        unique.setdefault(os.path.abspath(path), path)
+    return list(unique.values()), problems
+
+
+def one_line(error) -> str:
+    """An exception as one line of text."""
+    if isinstance(error, MemoryError):
+        text = "out of memory; try a smaller --tile"
+    elif isinstance(error, OSError) and error.strerror and error.filename:
+        text = f"{error.filename}: {error.strerror}"
+    else:
+        text = str(error) or type(error).__name__
+    return " ".join(text.split())
+
+
+def describe(source, error) -> str:
+    """One line naming the input file and the problem."""
+    text = one_line(error)
+    return text if text.startswith(str(source)) else f"{source}: {text}"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m minisr.upscale",
+        description="Upscale images with FSRCNN (Y through the network, colour by bicubic).",
+        epilog="Outputs go beside each input as NAME_x<scale>.png unless -o or --out-dir "
+               "says otherwise; existing files are kept unless --overwrite. Exit status: "
+               "0 all written, 1 some input failed, 2 nothing could run.")
+    parser.add_argument("inputs", nargs="+", metavar="INPUT",
+                        help="image files, folders (their images, not recursive) or glob patterns")
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("-o", "--output", metavar="OUT",
+                       help="output file for a single input; its extension picks the format")
+    where.add_argument("--out-dir", metavar="DIR", help="folder for the outputs (created if missing)")
+    parser.add_argument("--scale", type=int, choices=SCALES, default=3,
+                        help="upscaling factor (default 3)")
+    parser.add_argument("--model", choices=list(MODEL_NAMES),
+                        help="network (default fsrcnn; with --weights the file must hold it)")
+    parser.add_argument("--weights", metavar="FILE",
+                        help="a minisr .npz or the authors' x<scale>.mat (default: shipped weights)")
+    parser.add_argument("--format", choices=("png", "jpg", "same"),
+                        help="output format (default png; 'same' keeps the input's)")
+    parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    parser.add_argument("--compare", action="store_true",
+                        help="also write NAME_x<scale>_compare.png: bicubic | FSRCNN, centre zoomed 3x")
+    parser.add_argument("--no-zoom", action="store_true", help="--compare without the zoomed row")
+    parser.add_argument("--tile", type=int, default=DEFAULT_TILE, metavar="N",
+                        help=f"tile side in LR pixels (default {DEFAULT_TILE}, 0 = whole image); "
+                             "the result does not depend on it")
+    parser.add_argument("--threads", type=int, metavar="N", help="Numba threads (default: all cores)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    return parser
+
+
+def _setup(args):
+    """Check the options that argparse cannot, load the model. Returns (model, files,
+    problems); raises ValueError/FileNotFoundError for a one-line error."""
+    if args.tile < 0:
+        raise ValueError(f"--tile must be >= 0, got {args.tile}")
+    if args.output and args.format:
+        raise ValueError("-o takes the format from its extension (e.g. -o out.jpg); drop --format")
+    if args.threads is not None:
+        import numba
+        limit = numba.config.NUMBA_NUM_THREADS
+        if not 1 <= args.threads <= limit:
+            raise ValueError(f"--threads must be between 1 and {limit}, got {args.threads}")
+        numba.set_num_threads(args.threads)
+    if args.weights:
+        model = load_model(args.model or args.weights, args.scale, args.weights if args.model else None)
+    else:
+        model = load_model(args.model or "fsrcnn", args.scale)
+    files, problems = expand_inputs(args.inputs)
+    if args.output:
+        if len(files) + len(problems) != 1:
+            raise ValueError(f"-o names one output file but the inputs give {len(files)} files; "
+                             "use --out-dir DIR")
+        if Path(args.output).is_dir():
+            raise ValueError(f"-o {args.output} is a folder; use --out-dir for a folder")
+        writable_format(args.output)
+        if not Path(args.output).parent.is_dir():
+            raise ValueError(f"-o {args.output}: folder {Path(args.output).parent} does not exist")
+    if args.out_dir:
+        Path(args.out_dir).mkdir(parents=True, exist_ok=True)
+    return model, files, problems
+
+
+def _say(bar, text, stream) -> None:
+    """Print one line without mixing it into the progress bar's line."""
+    if bar.enabled and bar.interactive:
+        sys.stderr.write("\r\033[K")
+    print(text, file=stream, flush=True)
+
+
+def _run_batch(files, model, args) -> int:
+    """Upscale every file; one line per output or failure. Returns the number of failures."""
+    failed, planned = 0, {}
+    quiet = args.no_progress or len(files) < 2
+    with Progress(len(files), f"upscale x{args.scale}", disable=quiet) as bar:
+        for source in files:
+            try:
+                out = Path(args.output) if args.output else \
+                    output_path(source, args.scale, args.format or "png", args.out_dir)
+                earlier = planned.setdefault(os.path.abspath(out), source)
+                if earlier is not source:
+                    raise ValueError(f"its output {out} would also be {earlier}'s; rename one")
+                for path, note in upscale_file(source, out, model, args.tile, args.overwrite,
+                                               args.compare, 1 if args.no_zoom else 3):
+                    _say(bar, f"{source} -> {path}", sys.stdout)
+                    if note:
+                        _say(bar, f"note: {path}: {note}", sys.stderr)
+            except (ImageError, ValueError, OSError, MemoryError) as error:
+                failed += 1
+                _say(bar, f"error: {describe(source, error)}", sys.stderr)
+            bar.update(1)
+    return failed
+
+
+def main(argv=None) -> int:
+    """The command line; returns the exit status (0 all written, 1 some input failed,
+    2 nothing could run)."""
+    args = build_parser().parse_args(argv)
+    try:
+        model, files, problems = _setup(args)
+    except (ValueError, OSError) as error:
+        print(f"python -m minisr.upscale: error: {one_line(error)}", file=sys.stderr)
+        return 2
+    for problem in problems:
+        print(f"error: {problem}", file=sys.stderr)
+    try:
+        failed = len(problems) + _run_batch(files, model, args)
+    except KeyboardInterrupt:
+        print("\ninterrupted (every output written is complete)", file=sys.stderr)
+        return 130
+    total = len(files) + len(problems)
+    if failed and total > 1:
+        print(f"{total - failed} written, {failed} failed", file=sys.stderr)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
