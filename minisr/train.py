@@ -1,0 +1,309 @@
+"""``python -m minisr.train``: train FSRCNN on augmented LR/HR sub-images.
+
+    python -m minisr.train                         # FSRCNN x3 on T91: Adam 1e-3/1e-4, cosine
+    python -m minisr.train --model fsrcnn-s --scale 2 --steps 50000 --data-dir ../shared/datasets
+    python -m minisr.train --out runs/fsrcnn_x3 --resume --time-limit 25   # go on in chunks
+    python -m minisr.train --init-from runs/fsrcnn_x3/best.npz --scale 2 --finetune deconv
+    python -m minisr.train --optimizer sgd --schedule constant           # the paper's recipe
+
+Every run lives in one folder (``--out``, default ``runs/<model>_x<scale>``) holding
+``checkpoint.npz`` (everything needed to ``--resume`` bit for bit), ``best.npz`` and
+``last.npz`` (plain model files for ``python -m minisr.evaluate --weights``),
+``log.csv`` (loss and validation PSNR/SSIM against backprops) and ``train.log``.
+An existing run folder is only reused with ``--resume`` or ``--overwrite``.
+
+Stopping: Ctrl-C finishes the current step, saves a checkpoint and exits;
+``--time-limit`` does the same after that many minutes; a NaN/Inf loss stops
+without saving over the last good checkpoint. Exit status: 0 finished or stopped by
+the time limit, 130 interrupted, 3 diverged, 1 or 2 for a usage or data error.
+"""
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+
+from .data import DatasetError, dataset_files, get_dataset
+from .data.registry import IMAGE_SUFFIXES
+from .model import FSRCNN, read_npz
+from .optim import SCHEDULES, SGD, Adam, make_schedule, param_groups
+from .training.checkpoint import load_checkpoint, restore_model
+from .training.loop import Trainer, Validator
+from .training.patches import PatchSpec, prepare
+
+PRESETS = {"fsrcnn": (56, 12, 4), "fsrcnn-s": (32, 5, 1)}
+DEFAULTS = dict(
+    model="fsrcnn", d=None, s=None, m=None, scale=3,
+    train=["T91"], val=["Set5"], patch_size=None, stride=None, augment=True, flips=False,
+    batch_size=128, seed=0,
+    optimizer="adam", lr=1e-3, deconv_lr=1e-4, momentum=0.9, weight_decay=0.0,
+    schedule="cosine", warmup=0, final_lr=0.01, step_size=0, gamma=0.1,
+    init_from=None, finetune="all",
+)
+DEFAULT_STEPS = 100_000
+# Options that only say how to run, not what to train: a resumed run may change them.
+RUN_OPTIONS = dict(steps=None, epochs=None, val_every=2000, save_every=0, log_every=100,
+                   time_limit=None, data_dir=None, cache_dir=None, download=False,
+                   progress=True, out=None)
+RUN_FILES = ("checkpoint.npz", "best.npz", "last.npz", "log.csv", "train.log", "settings.json")
+EXIT_DIVERGED, EXIT_INTERRUPTED = 3, 130
+
+
+class UsageError(ValueError):
+    """A mistake in the options: reported in one line."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m minisr.train", argument_default=argparse.SUPPRESS,
+                                description="Train FSRCNN (numbers in brackets are the defaults).")
+    a = p.add_argument_group("model").add_argument
+    a("--model", choices=sorted(PRESETS), help="fsrcnn = (56,12,4), fsrcnn-s = (32,5,1) [fsrcnn]")
+    a("--d", type=int, help="feature channels (overrides --model)")
+    a("--s", type=int, help="shrunk channels")
+    a("--m", type=int, help="mapping layers")
+    a("--scale", type=int, help="upscaling factor [3]")
+    a("--init-from", metavar="FILE", help="start from a minisr model file: every trunk weight, "
+      "and the deconvolution too when the scale is the same (else it is re-initialised)")
+    a("--finetune", choices=("all", "deconv"), help="train every layer, or only the deconvolution [all]")
+    a = p.add_argument_group("data").add_argument
+    a("--train", nargs="+", metavar="SET", help="training sets: registry names or image folders [T91]")
+    a("--val", nargs="+", metavar="SET", help="validation sets (exact test protocol) [Set5]")
+    a("--no-val", dest="val", action="store_const", const=[], help="no validation")
+    a("--data-dir", help="folder of datasets [$MINISR_DATA or ~/.cache/minisr]")
+    a("--download", action="store_true", help="download missing registry datasets")
+    a("--cache-dir", help="where prepared pairs are kept [$MINISR_PATCH_CACHE or ~/.cache/minisr/patches]")
+    a("--patch-size", type=int, help="LR sub-image side f (HR side n*f-n+1) [x2 10, x3 7, x4 6]")
+    a("--stride", type=int, help="LR stride between sub-images [round(12/scale)]")
+    a("--no-augment", dest="augment", action="store_false",
+      help="no downscaling (0.9-0.6) or rotations (90, 180, 270)")
+    a("--flips", action="store_true", help="also add the left-right mirror of each image")
+    a = p.add_argument_group("optimisation").add_argument
+    a("--steps", type=int, help=f"minibatch updates [{DEFAULT_STEPS}]")
+    a("--epochs", type=float, help="passes over the pairs (instead of --steps)")
+    a("--batch-size", type=int, help="[128]")
+    a("--optimizer", choices=("adam", "sgd"), help="[adam]")
+    a("--lr", type=float, help="learning rate of the convolutions [1e-3]")
+    a("--deconv-lr", type=float, help="learning rate of the deconvolution [1e-4]")
+    a("--momentum", type=float, help="SGD momentum [0.9]")
+    a("--weight-decay", type=float, help="L2 weight decay [0]")
+    a("--schedule", choices=SCHEDULES, help="learning-rate schedule [cosine]")
+    a("--warmup", type=int, help="steps of linear warm-up [0]")
+    a("--final-lr", type=float, help="cosine: final rate as a fraction of the first [0.01]")
+    a("--step-size", type=int, help="step: decay every N steps [0: at 50%% and 75%%]")
+    a("--gamma", type=float, help="step: decay factor [0.1]")
+    a("--seed", type=int, help="seeds the initial weights and the batch order [0]")
+    a = p.add_argument_group("run").add_argument
+    a("--out", help="run folder [runs/<model>_x<scale>]")
+    a("--resume", action="store_true", help="continue the run in --out from its checkpoint")
+    a("--overwrite", action="store_true", help="start again in an existing run folder")
+    a("--val-every", type=int, help="validate (and save) every K steps [2000]")
+    a("--save-every", type=int, help="save a checkpoint every K steps [--val-every]")
+    a("--log-every", type=int, help="write a log.csv row every K steps [100]")
+    a("--time-limit", type=float, metavar="MINUTES", help="save and stop after this many minutes")
+    a("--no-progress", dest="progress", action="store_false", help="no progress display")
+    return p
+
+
+def model_name(d, s, m) -> str:
+    for name, dims in PRESETS.items():
+        if dims == (d, s, m):
+            return name
+    return f"fsrcnn-{d}-{s}-{m}"
+
+
+def model_dims(given: dict) -> tuple:
+    """(d, s, m): --d/--s/--m, else --model's preset, else --init-from's, else FSRCNN's."""
+    d, s, m = PRESETS[given.get("model", DEFAULTS["model"])]
+    if given.get("init_from") and "model" not in given:
+        config = json.loads(str(read_npz(given["init_from"]).get("__config__", "{}")))
+        d, s, m = config.get("d", d), config.get("s", s), config.get("m", m)
+    return tuple(given.get(k) if given.get(k) is not None else v for k, v in zip("dsm", (d, s, m)))
+
+
+def resolve_settings(given: dict, saved=None):
+    """``(settings, run)``: what to train (the defaults, then the options given; when
+    resuming, the saved settings, which the options may not contradict) and how to
+    run it (:data:`RUN_OPTIONS`, free to change between chunks)."""
+    if saved is None:
+        settings = {**DEFAULTS, **{k: v for k, v in given.items() if k in DEFAULTS}}
+        settings["d"], settings["s"], settings["m"] = model_dims(given)
+        settings["model_name"] = model_name(settings["d"], settings["s"], settings["m"])
+    else:
+        settings = dict(saved)
+        for key, value in given.items():
+            if key in DEFAULTS and value != settings.get(key):
+                raise UsageError(f"--{key.replace('_', '-')} {value} differs from the resumed run's "
+                                 f"{settings.get(key)!r}; leave it out, or start a new run")
+    run = {k: given.get(k, v) for k, v in RUN_OPTIONS.items()}
+    if saved is not None and "steps" not in given and "epochs" not in given:
+        run["steps"], run["epochs"] = saved.get("steps"), saved.get("epochs")
+    settings["steps"], settings["epochs"] = run["steps"], run["epochs"]
+    check(settings, run)
+    return settings, run
+
+
+def check(settings, run) -> None:
+    for key in ("scale", "batch_size"):
+        if settings[key] < (2 if key == "scale" else 1):
+            raise UsageError(f"--{key.replace('_', '-')} must be at least {2 if key == 'scale' else 1}")
+    for key in ("lr", "deconv_lr"):
+        if settings[key] <= 0:
+            raise UsageError(f"--{key.replace('_', '-')} must be positive")
+    if run["steps"] is not None and run["epochs"] is not None:
+        raise UsageError("give --steps or --epochs, not both")
+    if settings["finetune"] == "deconv" and not settings["init_from"]:
+        raise UsageError("--finetune deconv needs --init-from FILE (a trained model)")
+
+
+def resolve_images(sets, data_dir=None, download=False) -> list:
+    """Image paths of each set: a registry name (read from the data dir) or a folder."""
+    files = []
+    for item in sets:
+        try:
+            files += dataset_files(get_dataset(item).name, data_dir, download=download)
+            continue
+        except DatasetError as error:
+            if Path(item).is_dir():
+                pass
+            elif "unknown dataset" in str(error):
+                raise DatasetError(f"{item}: neither a known dataset nor a folder") from None
+            else:
+                raise
+        images = sorted(p for p in Path(item).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        if not images:
+            raise DatasetError(f"{item}: no images ({', '.join(IMAGE_SUFFIXES)}) in this folder")
+        files += images
+    return files
+
+
+def prepare_out_dir(out: Path, resume: bool, overwrite: bool) -> None:
+    existing = [name for name in RUN_FILES if (out / name).exists()]
+    if resume and overwrite:
+        raise UsageError("--resume and --overwrite contradict each other")
+    if resume:
+        if not (out / "checkpoint.npz").exists():
+            raise UsageError(f"nothing to resume: {out / 'checkpoint.npz'} does not exist")
+        return
+    if existing and not overwrite:
+        raise UsageError(f"{out} already holds a training run ({', '.join(existing)}); "
+                         "continue it with --resume, start again with --overwrite, or choose another --out")
+    for name in existing:
+        (out / name).unlink()
+    out.mkdir(parents=True, exist_ok=True)
+
+
+def build_model(settings) -> FSRCNN:
+    """A fresh model, or one started from ``--init-from``'s weights."""
+    d, s, m, scale = settings["d"], settings["s"], settings["m"], settings["scale"]
+    if not settings["init_from"]:
+        return FSRCNN(d, s, m, scale, seed=settings["seed"])
+    source = FSRCNN.load(settings["init_from"])
+    if (source.d, source.s, source.m) != (d, s, m):
+        raise UsageError(f"{settings['init_from']} is FSRCNN{(source.d, source.s, source.m)}, "
+                         f"not the FSRCNN{(d, s, m)} asked for")
+    if source.config["deconv_border"] != "zeros" or source.config["padding_mode"] != "zeros":
+        raise UsageError(f"{settings['init_from']}: only models trained with zero padding can be fine-tuned")
+    model = FSRCNN(d, s, m, scale, shared_prelu=source.config["shared_prelu"], seed=settings["seed"])
+    keep_deconv = source.scale == scale  # otherwise the deconv keeps its fresh N(0, 0.001) init
+    weights = dict(source.named_parameters())
+    for name, p in model.named_parameters():
+        if keep_deconv or not name.startswith("deconv."):
+            p.data[...] = weights[name].data
+    return model
+
+
+def build_optimizer(settings, model):
+    trainable = (lambda name: name.startswith("deconv.")) if settings["finetune"] == "deconv" else None
+    groups = param_groups(model.named_parameters(), settings["lr"], {"deconv.": settings["deconv_lr"]},
+                          trainable=trainable)
+    if settings["optimizer"] == "sgd":
+        return SGD(groups, momentum=settings["momentum"], weight_decay=settings["weight_decay"])
+    return Adam(groups, weight_decay=settings["weight_decay"])
+
+
+def describe(settings, model, optimizer, pairs, total_steps) -> str:
+    lrs = ", ".join(f"{g['name']} {g['base_lr']:g}" for g in optimizer.groups)
+    frozen = "  (trunk frozen: training the deconvolution only)" if settings["finetune"] == "deconv" else ""
+    return (f"{model!r}: {model.weight_count():,} weights{frozen}\n"
+            f"{settings['optimizer']} ({lrs}), {settings['schedule']} schedule, batch {settings['batch_size']}, "
+            f"{total_steps:,} steps = {total_steps * settings['batch_size'] / len(pairs):.1f} epochs "
+            f"of {len(pairs):,} pairs")
+
+
+def train(given: dict) -> int:
+    start = time.perf_counter()
+    default_out = f"runs/{model_name(*model_dims(given))}_x{given.get('scale', DEFAULTS['scale'])}"
+    out = Path(given.get("out") or default_out)
+    resume, overwrite = given.pop("resume", False), given.pop("overwrite", False)
+    prepare_out_dir(out, resume, overwrite)
+    checkpoint = load_checkpoint(out / "checkpoint.npz") if resume else None
+    settings, run = resolve_settings(given, checkpoint.state["settings"] if checkpoint else None)
+
+    files = resolve_images(settings["train"], run["data_dir"], run["download"])
+    spec = PatchSpec.for_scale(settings["scale"], settings["patch_size"], settings["stride"],
+                               settings["augment"], settings["flips"])
+    pairs = prepare(files, spec, run["cache_dir"], label=" + ".join(settings["train"]))
+    batches_per_epoch = max(1, len(pairs) // settings["batch_size"])
+    if run["epochs"] is not None:
+        total_steps = max(1, round(run["epochs"] * batches_per_epoch))
+    else:
+        total_steps = run["steps"] or DEFAULT_STEPS
+
+    model = restore_model(checkpoint) if checkpoint else build_model(settings)
+    optimizer = build_optimizer(settings, model)
+    if checkpoint:
+        optimizer.load_state_dict(checkpoint.optimizer_state)
+    schedule = make_schedule(settings["schedule"], total_steps, settings["warmup"],
+                             settings["step_size"], settings["gamma"], settings["final_lr"])
+    validator = None
+    if settings["val"]:
+        validator = Validator(resolve_images(settings["val"], run["data_dir"], run["download"]),
+                              settings["scale"])
+    (out / "settings.json").write_text(json.dumps({**settings, "total_steps": total_steps}, indent=1))
+
+    trainer = Trainer(model, optimizer, schedule, pairs, settings, out, validator,
+                      state=checkpoint.state if checkpoint else None, progress=run["progress"])
+    step = trainer.state["step"]
+    trainer.say(("resuming at step {:,}".format(step) if checkpoint else "starting")
+                + f" in {out}: python -m minisr.train {' '.join(sys.argv[1:])}".rstrip())
+    for line in describe(settings, model, optimizer, pairs, total_steps).splitlines():
+        trainer.say(line)
+    if checkpoint and step >= total_steps:
+        trainer.say(f"already finished ({step:,} steps); raise --steps to train longer")
+        return 0
+    deadline = start + 60 * run["time_limit"] if run["time_limit"] else None
+    outcome = trainer.run(total_steps, run["val_every"], run["save_every"], run["log_every"], deadline)
+
+    step, best = trainer.state["step"], trainer.state["best"]
+    again = f"python -m minisr.train --out {out} --resume"
+    if run["time_limit"]:
+        again += f" --time-limit {run['time_limit']:g}"
+    best_text = (f"; best validation PSNR {best['psnr']:.3f} dB at step {best['step']:,} ({out / 'best.npz'})"
+                 if best["psnr"] is not None else "")
+    elapsed = trainer.state["elapsed"]
+    if outcome == "diverged":
+        return EXIT_DIVERGED
+    if outcome == "finished":
+        trainer.say(f"finished {step:,} steps in {elapsed / 60:.1f} min of training{best_text}")
+        return 0
+    why = "interrupted" if outcome == "interrupted" else "time limit reached"
+    trainer.say(f"{why} at step {step:,} of {total_steps:,}: checkpoint saved{best_text}; continue with: {again}")
+    return EXIT_INTERRUPTED if outcome == "interrupted" else 0
+
+
+def main(argv=None) -> int:
+    given = vars(build_parser().parse_args(argv))
+    try:
+        return train(given)
+    except (UsageError, DatasetError, FileNotFoundError) as error:
+        print(f"python -m minisr.train: error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("\ninterrupted: stopped without saving (the last checkpoint, if any, is kept)", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

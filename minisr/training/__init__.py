@@ -1,0 +1,1 @@
+"""Training FSRCNN: patches, checkpoints, the loop."""

@@ -1,0 +1,91 @@
+"""Checkpoints: everything a run needs to continue bit for bit, in one ``.npz``.
+
+    model/<parameter>          weights                 model/feature.weight, model/deconv.bias
+    optim/<parameter>/<buffer> optimiser buffers       optim/deconv.weight/m
+    __meta__                   JSON: format, model config, optimiser scalars (type, steps,
+                               groups and their rates), the training state (step, the RNG
+                               state that draws the current epoch's order, best PSNR, time
+                               spent) and the run's settings
+
+Files are written to a temporary name in the same folder, flushed to disk, then
+renamed over the old one (``os.replace`` is atomic), so a crash or Ctrl-C while
+saving leaves the previous checkpoint intact.
+"""
+
+import json
+import os
+import tempfile
+from typing import NamedTuple
+
+import numpy as np
+
+from ..model import FSRCNN, read_npz
+
+FORMAT = "minisr-checkpoint-1"
+
+
+def atomic_savez(path, arrays: dict) -> None:
+    """``np.savez(path, **arrays)`` through a temporary file and a rename."""
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".npz")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **arrays)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def save_checkpoint(path, model, optimizer, state: dict) -> None:
+    """Write model, optimiser and ``state`` (JSON-able: step, RNG state, settings, ...)."""
+    arrays = {f"model/{name}": p.data for name, p in model.named_parameters()}
+    optim = optimizer.state_dict()
+    for name, buffers in optim.pop("buffers").items():
+        for buffer, array in buffers.items():
+            arrays[f"optim/{name}/{buffer}"] = array
+    meta = {"format": FORMAT, "model_config": model.config, "optimizer": optim, "state": state}
+    arrays["__meta__"] = np.array(json.dumps(meta))
+    atomic_savez(path, arrays)
+
+
+class Checkpoint(NamedTuple):
+    model_config: dict
+    weights: dict           # parameter name -> array
+    optimizer_state: dict   # as Optimizer.state_dict() returns it
+    state: dict             # the training state saved with it
+
+
+def load_checkpoint(path) -> Checkpoint:
+    """Read a checkpoint written by :func:`save_checkpoint`."""
+    arrays = read_npz(path)
+    if "__meta__" not in arrays:
+        raise ValueError(f"{path}: not a minisr training checkpoint (no __meta__ entry)")
+    meta = json.loads(str(arrays.pop("__meta__")))
+    if meta.get("format") != FORMAT:
+        raise ValueError(f"{path}: checkpoint format {meta.get('format')!r}, expected {FORMAT!r}")
+    weights, buffers = {}, {}
+    for key, array in arrays.items():
+        kind, _, rest = key.partition("/")
+        if kind == "model":
+            weights[rest] = array
+        elif kind == "optim":
+            name, _, buffer = rest.rpartition("/")
+            buffers.setdefault(name, {})[buffer] = array
+    optimizer_state = dict(meta["optimizer"], buffers=buffers)
+    return Checkpoint(meta["model_config"], weights, optimizer_state, meta["state"])
+
+
+def restore_model(checkpoint: Checkpoint) -> FSRCNN:
+    """The checkpoint's model, with its weights."""
+    model = FSRCNN(**checkpoint.model_config)
+    params = dict(model.named_parameters())
+    if set(params) != set(checkpoint.weights):
+        raise ValueError(f"checkpoint weights {sorted(checkpoint.weights)} do not match {model!r}")
+    for name, p in params.items():
+        p.data[...] = checkpoint.weights[name]
+    return model

@@ -1,0 +1,263 @@
+"""The training loop: minibatch steps, validation, logging, checkpoints, clean stops.
+
+One step (``train_step``)::
+
+    model.zero_grad()
+    y = model.forward(x)                 x (B, 1, f, f) -> y (B, 1, F, F), F = n*f - n + 1
+    loss, dy = mse_loss(y, t)            t (B, 1, F, F) = HR / 255
+    model.backward(dy)                   accumulates every parameter's .grad
+    optimizer.step()
+
+Batches: every epoch draws one permutation of the N pairs from a seeded
+``numpy.random.Generator`` and walks it ``batch_size`` at a time (a last partial
+batch is dropped, so step ``s`` is batch ``s % (N // B)`` of epoch ``s // (N // B)``).
+A checkpoint stores the generator's state from just before the current epoch's
+permutation, so a resumed run redraws the same permutation and picks up at the
+same batch: with the same settings it produces the same weights, bit for bit.
+
+A run directory holds::
+
+    checkpoint.npz   model + optimiser + step + RNG state + settings (to --resume)
+    last.npz         the latest weights as a plain model file (FSRCNN.load)
+    best.npz         the weights with the best validation PSNR so far
+    log.csv          step, backprops (= step * batch), epoch, lr, loss, val PSNR/SSIM, wall time
+    train.log        the messages printed during training
+"""
+
+import csv
+import math
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ..evaluate import super_resolve
+from ..layers import mse_loss
+from ..progress import Progress
+from ..protocol import evaluate_pair, load_test_pair
+from .checkpoint import save_checkpoint
+
+LOG_COLUMNS = ["step", "backprops", "epoch", "lr", "loss", "val_psnr", "val_ssim", "wall_s"]
+
+
+def train_step(model, optimizer, x, t) -> float:
+    """One minibatch update; returns the loss. A non-finite loss updates nothing.
+
+    Frozen parameters (not in any optimiser group) still receive gradients; the
+    optimiser just leaves them alone.
+    """
+    model.zero_grad()
+    y = model.forward(x)
+    loss, dy = mse_loss(y, t)
+    if not math.isfinite(loss):
+        return loss
+    model.backward(dy)
+    optimizer.step()
+    return loss
+
+
+def truncate_log(path, step: int) -> None:
+    """Drop the log rows written after ``step`` (by a run that stopped before saving
+    again), so that a resumed run's rows follow on without repeats."""
+    path = Path(path)
+    if not path.exists():
+        return
+    with open(path, newline="") as f:
+        rows = list(csv.reader(f))
+    kept = rows[:1] + [r for r in rows[1:] if r and int(r[0]) <= step]
+    if len(kept) != len(rows):
+        with open(path, "w", newline="") as f:
+            csv.writer(f).writerows(kept)
+
+
+class Validator:
+    """Mean PSNR/SSIM over a validation set with the exact test protocol
+    (``load_test_pair``, full-image ``forward(exact_size=True)``, ``evaluate_pair``)."""
+
+    def __init__(self, files, scale: int):
+        self.scale = int(scale)
+        self.pairs = [load_test_pair(p, self.scale) for p in files]
+
+    def __call__(self, model):
+        scores = [evaluate_pair(super_resolve(model, lr, self.scale), hr, self.scale)
+                  for hr, lr in self.pairs]
+        return float(np.mean([p for p, _ in scores])), float(np.mean([s for _, s in scores]))
+
+
+class InterruptFlag:
+    """While active, the first Ctrl-C only sets ``requested`` (the loop then finishes
+    the current step, saves and stops); a second Ctrl-C raises KeyboardInterrupt."""
+
+    def __init__(self):
+        self.requested = False
+        self._previous = None
+
+    def _handler(self, signum, frame):
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+        print("\nCtrl-C: saving a checkpoint after this step (press again to quit without saving)",
+              file=sys.stderr, flush=True)
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._handler)
+        return self
+
+    def __exit__(self, *exc):
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+        return False
+
+
+class Trainer:
+    """Runs the loop for a model, optimiser, schedule and set of pairs.
+
+    ``state`` is what a checkpoint keeps besides the weights and the optimiser:
+    ``step``, ``epoch``, ``epoch_rng_state``, ``best`` ({psnr, ssim, step}),
+    ``elapsed`` (seconds spent training, over every resumed chunk), ``finished``,
+    and ``settings`` (the run's options, as the CLI resolved them).
+    """
+
+    def __init__(self, model, optimizer, schedule, pairs, settings: dict, out_dir,
+                 validator=None, state=None, progress: bool = True):
+        self.model, self.optimizer, self.schedule, self.pairs = model, optimizer, schedule, pairs
+        self.settings = settings
+        self.batch_size = int(settings["batch_size"])
+        self.batches_per_epoch = len(pairs) // self.batch_size
+        if self.batches_per_epoch < 1:
+            raise ValueError(f"only {len(pairs)} training pairs, fewer than one batch of {self.batch_size}")
+        self.out = Path(out_dir)
+        self.validator = validator
+        self.progress = progress
+        self.rng = np.random.default_rng(settings["seed"])
+        self.state = state or {"step": 0, "epoch": -1, "epoch_rng_state": None, "finished": False,
+                               "best": {"psnr": None, "ssim": None, "step": None}, "elapsed": 0.0}
+        self.order = None
+        if self.state["epoch"] >= 0:  # resuming: redraw the current epoch's permutation
+            self.rng.bit_generator.state = self.state["epoch_rng_state"]
+            self.order = self.rng.permutation(len(pairs))
+            truncate_log(self.out / "log.csv", self.state["step"])
+        self._bar = None
+
+    # ------------------------------------------------------------------ output
+    def say(self, message: str) -> None:
+        """Print a message (above the progress bar) and append it to train.log."""
+        if self._bar is not None:
+            self._bar.close()  # clears the bar's line on a terminal
+        print(message, flush=True)
+        with open(self.out / "train.log", "a") as f:
+            f.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')}  {message}\n")
+
+    def log_row(self, loss=None, psnr=None, ssim=None) -> None:
+        path = self.out / "log.csv"
+        new = not path.exists()
+        step = self.state["step"]
+        row = [step, step * self.batch_size, f"{step / self.batches_per_epoch:.4f}",
+               f"{self.optimizer.groups[0]['lr']:.6g}",
+               "" if loss is None else f"{loss:.7g}",
+               "" if psnr is None else f"{psnr:.4f}", "" if ssim is None else f"{ssim:.5f}",
+               f"{self.state['elapsed']:.1f}"]
+        with open(path, "a", newline="") as f:
+            writer = csv.writer(f)
+            if new:
+                writer.writerow(LOG_COLUMNS)
+            writer.writerow(row)
+
+    def weights_finite(self) -> bool:
+        return all(np.all(np.isfinite(p.data)) for p in self.model.parameters())
+
+    def save(self) -> None:
+        """checkpoint.npz (full state) and last.npz (plain model), both atomic."""
+        self.state["settings"] = self.settings
+        save_checkpoint(self.out / "checkpoint.npz", self.model, self.optimizer, self.state)
+        self.model.save(self.out / "last.npz")
+
+    def validate(self) -> tuple:
+        psnr, ssim = self.validator(self.model)
+        best = self.state["best"]
+        mark = ""
+        if best["psnr"] is None or psnr > best["psnr"]:
+            self.state["best"] = {"psnr": psnr, "ssim": ssim, "step": self.state["step"]}
+            self.model.save(self.out / "best.npz")
+            mark = "  (best)"
+        self.say(f"step {self.state['step']:>7}  validation PSNR {psnr:.3f} dB  SSIM {ssim:.4f}{mark}")
+        return psnr, ssim
+
+    # ------------------------------------------------------------------ batches
+    def next_batch(self):
+        step = self.state["step"]
+        epoch, index = divmod(step, self.batches_per_epoch)
+        if epoch != self.state["epoch"]:
+            self.state["epoch"] = epoch
+            self.state["epoch_rng_state"] = self.rng.bit_generator.state
+            self.order = self.rng.permutation(len(self.pairs))
+        chosen = self.order[index * self.batch_size:(index + 1) * self.batch_size]
+        return self.pairs.batch(chosen, self.model.dtype)
+
+    # ------------------------------------------------------------------ the loop
+    def run(self, total_steps: int, val_every: int = 0, save_every: int = 0, log_every: int = 100,
+            deadline: float = None) -> str:
+        """Train until ``total_steps``; returns why it stopped: ``"finished"``,
+        ``"time-limit"`` (``deadline``, a ``time.perf_counter()`` value, passed),
+        ``"interrupted"`` (Ctrl-C) or ``"diverged"`` (NaN/Inf loss; nothing saved)."""
+        save_every = save_every or val_every or 1000
+        if self.state["step"] == 0 and self.validator is not None and val_every:
+            self.log_row(None, *self.validate())
+        losses = []
+        ema = None
+        start_step = self.state["step"]
+        clock = time.perf_counter()
+        label = f"x{self.settings['scale']} {self.settings['model_name']}"
+        with InterruptFlag() as interrupt, Progress(total_steps - start_step, label,
+                                                    always=True, disable=not self.progress) as bar:
+            self._bar = bar
+            try:
+                outcome = None
+                while self.state["step"] < total_steps:
+                    self.optimizer.set_lr_factor(self.schedule(self.state["step"]))
+                    x, t = self.next_batch()
+                    with np.errstate(over="ignore", invalid="ignore"):  # divergence is caught below
+                        loss = train_step(self.model, self.optimizer, x, t)
+                    self.state["step"] += 1
+                    if not (math.isfinite(loss) and self.weights_finite()):
+                        self.say(self.divergence_message(loss))  # nothing saved over the last good checkpoint
+                        return "diverged"
+                    now = time.perf_counter()
+                    self.state["elapsed"] += now - clock
+                    clock = now
+                    losses.append(loss)
+                    ema = loss if ema is None else 0.98 * ema + 0.02 * loss
+                    step = self.state["step"]
+                    bar.update(1, note=f"step {step}  loss {ema:.3e}  lr {self.optimizer.groups[0]['lr']:.2e}")
+                    done = step >= total_steps
+                    validate = self.validator is not None and val_every and (step % val_every == 0 or done)
+                    if validate or step % log_every == 0 or done:
+                        scores = self.validate() if validate else (None, None)
+                        self.log_row(float(np.mean(losses)), *scores)
+                        losses = []
+                        clock = time.perf_counter()  # validation time is not training time
+                    if interrupt.requested:
+                        outcome = "interrupted"
+                    elif deadline is not None and time.perf_counter() > deadline and not done:
+                        outcome = "time-limit"
+                    if done or outcome or step % save_every == 0:
+                        self.state["finished"] = done
+                        self.save()
+                    if outcome:
+                        return outcome
+                return "finished"
+            finally:
+                self._bar = None
+
+    def divergence_message(self, loss) -> str:
+        checkpoint = self.out / "checkpoint.npz"
+        kept = (f"the last good checkpoint {checkpoint} is kept" if checkpoint.exists()
+                else "no checkpoint had been saved yet")
+        lrs = ", ".join(f"{g['name']} {g['lr']:.3g}" for g in self.optimizer.groups)
+        what = f"the loss is {loss}" if not math.isfinite(loss) else "the weights hold NaN/Inf"
+        return (f"training diverged: {what} at step {self.state['step']} "
+                f"(learning rates: {lrs}); {kept}. Start again with a lower --lr/--deconv-lr.")

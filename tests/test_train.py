@@ -1,0 +1,221 @@
+"""The training CLI end to end on a tiny synthetic set: the loss falls, checkpoints
+resume bit for bit, Ctrl-C / time limit / NaN stop cleanly, run folders are not
+clobbered, and deconvolution-only fine-tuning leaves the trunk alone."""
+
+import csv
+import json
+import signal
+
+import numpy as np
+import pytest
+
+from minisr import FSRCNN, evaluate, train
+from minisr.data import DATASETS
+from minisr.imageio import write_image
+from minisr.training import loop
+from minisr.training.checkpoint import load_checkpoint
+
+TINY = ["--d", "8", "--s", "4", "--m", "1"]
+
+
+def synthetic_image(h, w, seed):
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:h, 0:w]
+    waves = sum(np.sin(xx * rng.uniform(0.05, 0.4) + yy * rng.uniform(0.05, 0.4) + rng.uniform(0, 6))
+                for _ in range(4))
+    return np.clip(128 + 28 * waves[..., None] * np.array([1.0, 0.8, 0.6]), 0, 255).astype(np.uint8)
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    """train/ (3 images: 360 pairs at x3), val/ (2 images), and a data dir with a
+    stand-in Set5 (the registry's file names, synthetic pixels)."""
+    root = tmp_path_factory.mktemp("data")
+    for i in range(3):
+        (root / "train").mkdir(exist_ok=True)
+        write_image(root / "train" / f"{i}.png", synthetic_image(48, 60, i))
+    for i in range(2):
+        (root / "val").mkdir(exist_ok=True)
+        write_image(root / "val" / f"{i}.png", synthetic_image(36, 36, 10 + i))
+    (root / "datasets" / "Set5").mkdir(parents=True)
+    for i, name in enumerate(sorted(DATASETS["Set5"].files)):
+        write_image(root / "datasets" / "Set5" / name, synthetic_image(30, 33, 20 + i))
+    return root
+
+
+def cli(data, out, *extra, val=True):
+    """Arguments of a tiny run: 22 batches of 16 per epoch, validation every 20 steps."""
+    args = ["--train", str(data / "train"), *TINY, "--batch-size", "16", "--no-progress",
+            "--cache-dir", str(data / "cache"), "--out", str(out), "--val-every", "20",
+            "--log-every", "10", *extra]
+    return args + (["--val", str(data / "val")] if val else ["--no-val"])
+
+
+def read_log(out):
+    with open(out / "log.csv", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def interrupt_at(monkeypatch, step):
+    """Press Ctrl-C (SIGINT) right after the ``step``-th training step."""
+    real, calls = loop.train_step, []
+
+    def step_then_interrupt(*args):
+        loss = real(*args)
+        calls.append(1)
+        if len(calls) == step:
+            signal.raise_signal(signal.SIGINT)
+        return loss
+
+    monkeypatch.setattr(loop, "train_step", step_then_interrupt)
+
+
+def assert_same_state(a, b):
+    ca, cb = load_checkpoint(a / "checkpoint.npz"), load_checkpoint(b / "checkpoint.npz")
+    assert ca.state["step"] == cb.state["step"]
+    for name in ca.weights:
+        assert np.array_equal(ca.weights[name], cb.weights[name]), name
+    for name, buffers in ca.optimizer_state["buffers"].items():
+        for key, array in buffers.items():
+            assert np.array_equal(array, cb.optimizer_state["buffers"][name][key]), (name, key)
+
+
+# ------------------------------------------------------------------ the smoke test
+def test_loss_falls_and_the_best_model_evaluates(data, tmp_path, capsys):
+    out = tmp_path / "run"
+    args = cli(data, out, "--steps", "60", val=False)
+    args += ["--val", "Set5", "--data-dir", str(data / "datasets")]
+    assert train.main(args) == 0
+    printed = capsys.readouterr().out
+    assert "finished 60 steps" in printed and "best validation PSNR" in printed
+    rows = read_log(out)
+    assert [int(r["step"]) for r in rows] == [0, 10, 20, 30, 40, 50, 60]
+    assert [int(r["backprops"]) for r in rows] == [16 * int(r["step"]) for r in rows]
+    losses = [float(r["loss"]) for r in rows[1:]]
+    assert losses[-1] < 0.9 * losses[0]
+    psnrs = [float(r["val_psnr"]) for r in rows if r["val_psnr"]]
+    assert len(psnrs) == 4 and psnrs[-1] > psnrs[0]
+    for name in ("checkpoint.npz", "best.npz", "last.npz", "settings.json", "train.log"):
+        assert (out / name).exists(), name
+    best = FSRCNN.load(out / "best.npz")
+    assert (best.d, best.s, best.m, best.scale) == (8, 4, 1, 3)
+    assert evaluate.main(["--method", "fsrcnn", "--weights", str(out / "best.npz"), "--datasets", "Set5",
+                          "--scales", "3", "--data-dir", str(data / "datasets"), "--no-progress"]) == 0
+    table = capsys.readouterr().out
+    assert f"{max(psnrs):8.2f}" in table  # the CLI measures what training reported
+    assert json.loads((out / "settings.json").read_text())["total_steps"] == 60
+
+
+# ------------------------------------------------------------------ resuming
+@pytest.mark.parametrize("stop_at", [13, 22, 30])  # in epoch 0, at its end, in epoch 1
+def test_ctrl_c_then_resume_equals_a_straight_run(data, tmp_path, monkeypatch, capsys, stop_at):
+    straight, chunked = tmp_path / "straight", tmp_path / "chunked"
+    assert train.main(cli(data, straight, "--steps", "40")) == 0
+    with monkeypatch.context() as patch:
+        interrupt_at(patch, stop_at)
+        assert train.main(cli(data, chunked, "--steps", "40")) == train.EXIT_INTERRUPTED
+    printed = capsys.readouterr().out
+    assert f"interrupted at step {stop_at} of 40: checkpoint saved" in printed
+    assert "--resume" in printed
+    assert load_checkpoint(chunked / "checkpoint.npz").state["step"] == stop_at
+    assert train.main(cli(data, chunked, "--resume")) == 0
+    assert_same_state(straight, chunked)
+    steps = [int(r["step"]) for r in read_log(chunked)]
+    assert steps == sorted(set(steps))  # no row repeated after resuming
+    assert ([r["val_psnr"] for r in read_log(chunked) if r["val_psnr"]]
+            == [r["val_psnr"] for r in read_log(straight) if r["val_psnr"]])
+
+
+def test_time_limit_saves_and_resume_finishes(data, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert train.main(cli(data, out, "--steps", "12", "--time-limit", "1e-9")) == 0
+    assert "time limit reached at step 1 of 12" in capsys.readouterr().out
+    assert train.main(cli(data, out, "--resume")) == 0
+    assert load_checkpoint(out / "checkpoint.npz").state["step"] == 12
+    assert train.main(cli(data, out, "--resume")) == 0
+    assert "already finished" in capsys.readouterr().out
+    assert train.main(cli(data, out, "--resume", "--steps", "15")) == 0  # train longer
+    assert load_checkpoint(out / "checkpoint.npz").state["step"] == 15
+
+
+def test_resume_refuses_changed_settings(data, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert train.main(cli(data, out, "--steps", "2")) == 0
+    assert train.main(cli(data, out, "--resume", "--lr", "0.5")) == 1
+    assert "--lr 0.5 differs from the resumed run's 0.001" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------ stopping on trouble
+def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(data, tmp_path, capsys):
+    out = tmp_path / "run"
+    code = train.main(cli(data, out, "--steps", "50", "--save-every", "1", "--optimizer", "sgd",
+                          "--lr", "1e6", "--deconv-lr", "1e6", val=False))
+    assert code == train.EXIT_DIVERGED
+    printed = capsys.readouterr().out
+    assert "training diverged" in printed and "Start again with a lower --lr" in printed
+    checkpoint = load_checkpoint(out / "checkpoint.npz")
+    assert 1 <= checkpoint.state["step"] < 50
+    assert all(np.all(np.isfinite(w)) for w in checkpoint.weights.values())
+    assert all(np.all(np.isfinite(p.data)) for p in FSRCNN.load(out / "last.npz").parameters())
+
+
+def test_an_existing_run_is_not_overwritten(data, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert train.main(cli(data, out, "--steps", "2", val=False)) == 0
+    before = (out / "checkpoint.npz").read_bytes()
+    assert train.main(cli(data, out, "--steps", "2", val=False)) == 1
+    assert "already holds a training run" in capsys.readouterr().err
+    assert (out / "checkpoint.npz").read_bytes() == before
+    assert train.main(cli(data, out, "--steps", "3", "--overwrite", val=False)) == 0
+    assert [int(r["step"]) for r in read_log(out)] == [3]
+    assert train.main(cli(data, tmp_path / "empty", "--resume")) == 1
+    assert "nothing to resume" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------ transfer across scales
+def test_finetune_deconv_at_another_scale_freezes_the_trunk(data, tmp_path):
+    source = tmp_path / "x3"
+    assert train.main(cli(data, source, "--steps", "5", val=False)) == 0
+    out = tmp_path / "x2"
+    assert train.main(["--init-from", str(source / "last.npz"), "--scale", "2", "--finetune", "deconv",
+                       "--train", str(data / "train"), "--batch-size", "16", "--steps", "6",
+                       "--cache-dir", str(data / "cache"), "--out", str(out), "--no-progress",
+                       "--val", str(data / "val"), "--val-every", "3"]) == 0
+    before, after = FSRCNN.load(source / "last.npz"), FSRCNN.load(out / "last.npz")
+    assert (after.d, after.s, after.m, after.scale) == (8, 4, 1, 2)
+    fresh_deconv = FSRCNN(8, 4, 1, 2, seed=0).deconv.weight.data
+    for (name, p), (_, q) in zip(before.named_parameters(), after.named_parameters()):
+        if name.startswith("deconv."):
+            assert not np.array_equal(q.data, p.data)
+        else:
+            assert np.array_equal(q.data, p.data), name
+    assert not np.array_equal(after.deconv.weight.data, fresh_deconv)  # it did train
+    groups = load_checkpoint(out / "checkpoint.npz").optimizer_state["groups"]
+    assert [g["params"] for g in groups] == [["deconv.weight", "deconv.bias"]]
+
+
+def test_init_from_at_the_same_scale_keeps_every_weight(data, tmp_path):
+    source = FSRCNN(8, 4, 1, 3, seed=5)
+    source.save(tmp_path / "source.npz")
+    settings, _ = train.resolve_settings({"init_from": str(tmp_path / "source.npz")})
+    assert (settings["d"], settings["s"], settings["m"], settings["model_name"]) == (8, 4, 1, "fsrcnn-8-4-1")
+    model = train.build_model(settings)
+    for p, q in zip(source.parameters(), model.parameters()):
+        assert np.array_equal(p.data, q.data)
+    with pytest.raises(train.UsageError, match="needs --init-from"):
+        train.resolve_settings({"finetune": "deconv"})
+
+
+# ------------------------------------------------------------------ usage errors
+def test_unknown_training_set_is_a_one_line_error(data, tmp_path, capsys):
+    assert train.main(["--train", str(tmp_path / "nowhere"), "--out", str(tmp_path / "run")]) == 1
+    assert "neither a known dataset nor a folder" in capsys.readouterr().err
+
+
+def test_help_lists_the_options(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        train.main(["--help"])
+    assert exit_info.value.code == 0
+    text = capsys.readouterr().out
+    for option in ("--resume", "--finetune", "--time-limit", "--patch-size", "--deconv-lr"):
+        assert option in text
