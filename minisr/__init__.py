@@ -4,10 +4,14 @@
     model = FSRCNN(d=56, s=12, m=4, scale=3)
     y = model.forward(x)          # x (N, 1, H, W) float32 -> y (N, 1, 3H - 2, 3W - 2)
     dx = model.backward(dy)       # accumulates every parameter's .grad
+
+    big = minisr.upscale(image, scale=3)   # a NumPy array or PIL image -> the same kind
 """
 
 from .layers import Conv2d, Deconv2d, Pad2d, PReLU, mse_loss
 from .model import FSRCNN
+from .upscale import load_model, upscale  # note: minisr.upscale is the function; the CLI is
+                                          # ``python -m minisr.upscale``
 
 __version__ = "0.1.0"
-__all__ = ["FSRCNN", "Conv2d", "Deconv2d", "PReLU", "Pad2d", "mse_loss"]
+__all__ = ["FSRCNN", "Conv2d", "Deconv2d", "PReLU", "Pad2d", "load_model", "mse_loss", "upscale"]

@@ -181,26 +181,34 @@ def _to_pil(array):
     raise ValueError(f"write_image expects (H, W), (H, W, 3) or (H, W, 4), got {array.shape}")
 
 
-def write_image(path, array, overwrite=False):
-    """Write ``array`` to ``path`` atomically; the format follows the extension.
+def write_image(path, image, overwrite=False, **save_params):
+    """Write ``image`` (an array as for :func:`_to_pil`, or a PIL image) to ``path``
+    atomically; the format follows the extension and ``save_params`` (``quality``,
+    ``icc_profile``, ...) go to Pillow.
 
-    The image is saved to a temporary file in the same folder, then moved into
-    place (``os.replace``, or a hard link when not overwriting so that a file
-    created meanwhile is never clobbered).  Raises ``FileExistsError`` if
-    ``path`` exists and ``overwrite`` is False.
+    The image is saved to a temporary file in the same folder, flushed to disk, then
+    moved into place (``os.replace``, or a hard link when not overwriting so that a
+    file created meanwhile is never clobbered); the file gets the usual permissions
+    (0666 less the umask). Raises ``FileExistsError`` if ``path`` exists and
+    ``overwrite`` is False; a failure part-way leaves no file behind.
     """
     path = Path(path)
     if path.exists() and not overwrite:
         raise FileExistsError(f"{path}: already exists; pass overwrite=True to replace it")
     fmt = Image.registered_extensions().get(path.suffix.lower())
-    if fmt is None:
-        raise ValueError(f"{path}: unknown image file extension {path.suffix!r}")
-    img = _to_pil(array)
+    if fmt is None or fmt not in Image.SAVE:
+        raise ValueError(f"{path}: unknown image file extension {path.suffix!r} (Pillow cannot write it)")
+    img = image if isinstance(image, Image.Image) else _to_pil(image)
     folder = path.parent if str(path.parent) else Path(".")
+    umask = os.umask(0)
+    os.umask(umask)
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as handle:
-            img.save(handle, format=fmt)
+            os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes the file private; an image is not
+            img.save(handle, format=fmt, **save_params)
+            handle.flush()
+            os.fsync(handle.fileno())
         if overwrite:
             os.replace(tmp, path)
         else:

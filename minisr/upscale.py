@@ -26,7 +26,6 @@ import glob
 import os
 import re
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -35,7 +34,7 @@ from PIL import Image, ImageDraw, ImageOps
 from .color import rgb_to_ycbcr, round_half_up, ycbcr_to_rgb
 from .evaluate import load_model as load_weights_file
 from .evaluate import shipped_weights_path
-from .imageio import ImageError, _move_no_clobber, read_image
+from .imageio import ImageError, read_image, write_image
 from .progress import Progress
 from .resize import imresize
 from .tiling import forward_tiled
@@ -249,36 +248,21 @@ def writable_format(path) -> str:
 
 
 def save_image(path, img: Image.Image, overwrite: bool = False, **params) -> None:
-    """Save ``img`` to ``path`` atomically (temporary file in the same folder, fsync,
-    rename), passing ``params`` (``icc_profile``, ``quality``, ...) to Pillow.
+    """Save ``img`` to ``path`` atomically with :func:`minisr.imageio.write_image`,
+    passing ``params`` (``icc_profile``, ``quality``, ...) to Pillow; errors are
+    reworded for the command line.
 
     Raises FileExistsError if ``path`` exists (unless ``overwrite``), also when it
     appears while the image is being written.
     """
     path = Path(path)
-    if path.exists() and not overwrite:
-        raise FileExistsError(f"{path}: already exists (use --overwrite to replace it)")
-    fmt = writable_format(path)
-    umask = os.umask(0)
-    os.umask(umask)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    writable_format(path)
     try:
-        with os.fdopen(fd, "wb") as handle:
-            os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes the file private; an image is not
-            img.save(handle, format=fmt, **params)
-            handle.flush()
-            os.fsync(handle.fileno())
-        if overwrite:
-            os.replace(tmp, path)
-        else:
-            _move_no_clobber(tmp, path)
+        write_image(path, img, overwrite=overwrite, **params)
     except FileExistsError:
         raise FileExistsError(f"{path}: already exists (use --overwrite to replace it)") from None
     except (OSError, ValueError) as error:  # disk full, a mode the format cannot store, ...
         raise OSError(f"{path}: could not write the image ({one_line(error)})") from error
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def fit_format(array: np.ndarray, fmt: str) -> tuple:

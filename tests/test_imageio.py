@@ -262,3 +262,13 @@ def test_lossless_round_trip(img, suffix):
         path = Path(folder) / f"x{suffix}"
         write_image(path, img)
         np.testing.assert_array_equal(read_image(path), img)
+
+
+def test_written_files_get_ordinary_permissions_and_save_params(tmp_path):
+    old = os.umask(0o022)
+    try:
+        write_image(tmp_path / "p.jpg", np.full((8, 8, 3), 200, np.uint8), quality=50)
+    finally:
+        os.umask(old)
+    assert (tmp_path / "p.jpg").stat().st_mode & 0o777 == 0o644
+    assert [p.name for p in tmp_path.iterdir()] == ["p.jpg"]

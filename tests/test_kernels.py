@@ -6,7 +6,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from minisr import Conv2d, Deconv2d, Pad2d, PReLU
-from minisr.kernels.conv import conv2d_backward_input, conv2d_forward, merge_phases, split_phases
+from minisr.kernels.conv import (conv2d_backward_input, conv2d_forward, depth_to_space, space_to_depth,
+                                 subpixel_weights, subpixel_weights_inverse)
 from minisr.layers.base import pack, unpack
 from reference import conv_reference, deconv_reference, pad_reference, prelu_reference
 
@@ -178,16 +179,27 @@ def test_non_contiguous_input_is_accepted():
                                                                  layer.bias.data, 1), rtol=1e-12)
 
 
-@given(n=st.integers(1, 5), c=st.integers(1, 3), h=st.integers(1, 4), w=st.integers(1, 6),
+@given(n=st.integers(1, 5), c=st.integers(1, 3), h=st.integers(1, 7), w=st.integers(1, 7),
        stride=st.integers(1, 4))
-def test_packed_layout_and_phases_round_trip(n, c, h, w, stride):
+def test_packed_layout_and_sub_pixel_grid_round_trip(n, c, h, w, stride):
     x = np.random.default_rng(0).normal(size=(n, c, h, w))
     packed = pack(x)
     assert packed.shape == (c, h, w * n)
     assert packed[c - 1, h - 1, (w - 1) * n + n - 1] == x[n - 1, c - 1, h - 1, w - 1]
     np.testing.assert_array_equal(unpack(packed, n), x)
-    phases = split_phases(packed, stride, n)
-    assert phases.shape == (c, h, stride, -(-w // stride) * n)
-    np.testing.assert_array_equal(phases[..., stride - 1 if w >= stride else 0, :n],
-                                  packed[..., (stride - 1 if w >= stride else 0) * n:][..., :n])
-    np.testing.assert_array_equal(merge_phases(phases, w, n), packed)
+    phases = unpack(space_to_depth(packed, stride, n), n)
+    assert phases.shape == (n, c * stride ** 2, -(-h // stride), -(-w // stride))
+    py, px = (h - 1) % stride, (w - 1) % stride  # the last pixel's phase
+    assert phases[n - 1, (c - 1) * stride ** 2 + py * stride + px, (h - 1) // stride, (w - 1) // stride] == \
+        x[n - 1, c - 1, h - 1, w - 1]
+    np.testing.assert_array_equal(depth_to_space(space_to_depth(packed, stride, n), stride, n, h, w), packed)
+
+
+@given(k=st.integers(1, 9), stride=st.integers(1, 4))
+def test_subpixel_weights_round_trip(k, stride):
+    w = np.random.default_rng(k).normal(size=(2, 3, k, k))
+    sub = subpixel_weights(w, stride)
+    taps = -(-k // stride)
+    assert sub.shape == (2, 3 * stride ** 2, taps, taps)
+    assert sub[1, 2 * stride ** 2 + (k - 1) % stride * stride, (k - 1) // stride, 0] == w[1, 2, k - 1, 0]
+    np.testing.assert_array_equal(subpixel_weights_inverse(sub, stride, k), w)

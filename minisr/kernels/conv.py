@@ -14,185 +14,256 @@ pass is :func:`conv2d_backward_input` and its input gradient is :func:`conv2d_fo
 ("DeconvolutionLayer is ConvolutionLayer with the forward and backward passes
 reversed", Caffe).
 
-Stride 1 (every convolution of FSRCNN): tap j of a row is the same row shifted by
-j pixels = ``j*N`` elements, so the inner loops run over contiguous memory. (The shift
-is taken as a slice, ``row[j*N:]``, and the loop indexes it from 0: Numba then knows
-the index is not negative, skips its wrap-around check and vectorises the loop.)
+How the work reduces to two fast stride-1 kernels
+-------------------------------------------------
+* **Input gradient = forward pass.** For stride 1, scattering ``w * dout`` back onto
+  the input is the same as a "full" correlation of ``dout`` (zero-padded by K - 1)
+  with the kernel flipped in both axes and its channel axes swapped:
+  ``dxp = forward(pad(dout, K - 1), flip_transpose(w))``.
+* **Stride s = stride 1 on the sub-pixel grid.** Split the input into its s x s
+  phases (:func:`space_to_depth`: pixel (s*Y + py, s*X + px) of channel c becomes
+  pixel (Y, X) of channel ``c*s*s + py*s + px``). Tap (i, j) = (py + s*ti, px + s*tj)
+  of a stride-s kernel reads phase (py, px) at offset (ti, tj), so a stride-s
+  convolution is a stride-1 convolution of the phases with a
+  ``ceil(K/s) x ceil(K/s)`` kernel (:func:`subpixel_weights`). Its input gradient
+  comes back through :func:`depth_to_space`: the deconvolution of FSRCNN is s*s small
+  convolutions on the LR grid whose outputs interleave into the HR image.
 
-Stride s > 1 (the deconvolution): a row is split into its s *phases*,
-``phases[p, X] = row[s*X + p]`` (pixel granularity), the sub-pixel view: tap j of
-output pixel x reads phase ``j % s`` at pixel ``x + j // s``, again a contiguous run.
-The input gradient is accumulated in phase form and interleaved at the end.
-
-Every kernel loops in parallel (``prange``) over work that owns its output: output
-rows for the forward pass and the input gradient, (f, c) filter slices for the
-weight gradient.
+The two kernels (:func:`forward_stride1`, :func:`weight_grad_stride1`) compute four
+filters at a time, so that every input value loaded from memory feeds four
+multiply-adds; the forward pass also adds up to three taps of a kernel row per
+sweep along the row. Every ``prange`` runs over work that owns its output: output
+rows (forward), filter groups (weight gradient).
 """
 
 import numpy as np
 
 from .._jit import kernel, prange
 
+FILTER_BLOCK = 4  # filters computed together by the fast kernels
 
-# ----------------------------------------------------------------------- phases
+
+# ----------------------------------------------------------------------- fast kernels
 @kernel
-def split_phases(xp, stride, batch):
-    """(C, H, W*N) -> (C, H, s, ceil(W/s)*N): ``out[c, y, p, X*N + n] = xp[c, y, (s*X + p)*N + n]``
-    (zero where ``s*X + p >= W``)."""
-    channels, height, length = xp.shape
-    width = length // batch
-    phase_w = (width + stride - 1) // stride
-    out = np.zeros((channels, height, stride, phase_w * batch), dtype=xp.dtype)
-    for task in prange(channels * height):
-        c = task // height
-        y = task % height
-        for q in range(width):
-            dst = out[c, y, q % stride]
-            start = (q // stride) * batch
-            for n in range(batch):
-                dst[start + n] = xp[c, y, q * batch + n]
+def forward_stride1(xp, w, b, batch):
+    """Stride-1 convolution. xp (C, Hp, Wp*N), w (F, C, K, K) with F a multiple of 4,
+    b (F,) -> out (F, Hp - K + 1, (Wp - K + 1)*N).
+
+    Tasks are (group of 4 filters, output row). For each input row ``xp[c, y + i]``
+    the taps j, j+1, j+2 are applied in one sweep: ``out[f, y, x] += w[f,c,i,j] *
+    src[x + j*N] + ...`` for the 4 filters, the shifted rows taken as slices so the
+    loop indexes from 0 (Numba then skips its negative-index check and vectorises).
+    """
+    channels, padded_h, padded_len = xp.shape
+    filters, _, ksize, _ = w.shape
+    out_h = padded_h - ksize + 1
+    out_len = padded_len - (ksize - 1) * batch
+    out = np.empty((filters, out_h, out_len), dtype=xp.dtype)
+    groups = filters // FILTER_BLOCK
+    for task in prange(out_h * groups):  # row-major: neighbouring tasks share input rows in cache
+        y = task // groups
+        f = (task % groups) * FILTER_BLOCK
+        r0, r1, r2, r3 = out[f, y], out[f + 1, y], out[f + 2, y], out[f + 3, y]
+        r0[:] = b[f]
+        r1[:] = b[f + 1]
+        r2[:] = b[f + 2]
+        r3[:] = b[f + 3]
+        for c in range(channels):
+            for i in range(ksize):
+                src = xp[c, y + i]
+                j = 0
+                while j + 3 <= ksize:  # three taps per sweep
+                    a0, a1, a2, a3 = w[f, c, i, j], w[f + 1, c, i, j], w[f + 2, c, i, j], w[f + 3, c, i, j]
+                    b0, b1, b2, b3 = w[f, c, i, j + 1], w[f + 1, c, i, j + 1], w[f + 2, c, i, j + 1], w[f + 3, c, i, j + 1]
+                    c0, c1, c2, c3 = w[f, c, i, j + 2], w[f + 1, c, i, j + 2], w[f + 2, c, i, j + 2], w[f + 3, c, i, j + 2]
+                    s0 = src[j * batch:]
+                    s1 = src[(j + 1) * batch:]
+                    s2 = src[(j + 2) * batch:]
+                    for x in range(out_len):
+                        p, q, r = s0[x], s1[x], s2[x]
+                        r0[x] += a0 * p + b0 * q + c0 * r
+                        r1[x] += a1 * p + b1 * q + c1 * r
+                        r2[x] += a2 * p + b2 * q + c2 * r
+                        r3[x] += a3 * p + b3 * q + c3 * r
+                    j += 3
+                while j < ksize:  # the remaining taps one by one
+                    a0, a1, a2, a3 = w[f, c, i, j], w[f + 1, c, i, j], w[f + 2, c, i, j], w[f + 3, c, i, j]
+                    s0 = src[j * batch:]
+                    for x in range(out_len):
+                        p = s0[x]
+                        r0[x] += a0 * p
+                        r1[x] += a1 * p
+                        r2[x] += a2 * p
+                        r3[x] += a3 * p
+                    j += 1
     return out
 
 
 @kernel
-def merge_phases(phases, width, batch):
-    """Inverse of :func:`split_phases`: (C, H, s, L) -> (C, H, W*N), keeping W pixels."""
-    channels, height, stride, _ = phases.shape
-    out = np.empty((channels, height, width * batch), dtype=phases.dtype)
+def weight_grad_stride1(dout, xp, ksize, batch):
+    """Stride-1 weight gradient. dout (F, Ho, Wo*N) with F a multiple of 4,
+    xp (C, Hp, Wp*N) with Hp >= Ho + K - 1 -> dw (F, C, K, K),
+    ``dw[f, c, i, j] = sum_{y, x} dout[f, y, x] * xp[c, y + i, x + j*N]``.
+
+    Tasks are (group of 4 filters, input channel): each owns its 4 x K x K slice.
+    """
+    filters, out_h, out_len = dout.shape
+    channels = xp.shape[0]
+    dw = np.zeros((filters, channels, ksize, ksize), dtype=dout.dtype)
+    zero = np.zeros(1, dtype=dout.dtype)[0]  # accumulate in the data's precision
+    groups = filters // FILTER_BLOCK
+    for task in prange(groups * channels):
+        f = (task // channels) * FILTER_BLOCK
+        c = task % channels
+        for y in range(out_h):
+            g0, g1, g2, g3 = dout[f, y], dout[f + 1, y], dout[f + 2, y], dout[f + 3, y]
+            for i in range(ksize):
+                src = xp[c, y + i]
+                for j in range(ksize):
+                    s = src[j * batch:]
+                    t0 = t1 = t2 = t3 = zero
+                    for x in range(out_len):
+                        v = s[x]
+                        t0 += g0[x] * v
+                        t1 += g1[x] * v
+                        t2 += g2[x] * v
+                        t3 += g3[x] * v
+                    dw[f, c, i, j] += t0
+                    dw[f + 1, c, i, j] += t1
+                    dw[f + 2, c, i, j] += t2
+                    dw[f + 3, c, i, j] += t3
+    return dw
+
+
+# ----------------------------------------------------------------------- sub-pixel grid
+@kernel
+def space_to_depth(x, stride, batch):
+    """(C, H, W*N) -> (C*s*s, ceil(H/s), ceil(W/s)*N):
+    ``out[c*s*s + py*s + px, Y, X] = x[c, s*Y + py, s*X + px]`` (zero past the edge)."""
+    channels, height, length = x.shape
+    width = length // batch
+    out_h, out_w = -(-height // stride), -(-width // stride)
+    out = np.zeros((channels * stride * stride, out_h, out_w * batch), dtype=x.dtype)
     for task in prange(channels * height):
         c = task // height
         y = task % height
         for q in range(width):
-            src = phases[c, y, q % stride]
+            dst = out[(c * stride + y % stride) * stride + q % stride, y // stride]
+            start = (q // stride) * batch
+            for n in range(batch):
+                dst[start + n] = x[c, y, q * batch + n]
+    return out
+
+
+@kernel
+def depth_to_space(x, stride, batch, height, width):
+    """Inverse of :func:`space_to_depth`, keeping the first ``height`` x ``width``
+    pixels (zeros past the sub-pixel grid): (C*s*s, H', W'*N) -> (C, height, width*N)."""
+    channels = x.shape[0] // (stride * stride)
+    sub_h, sub_w = x.shape[1], x.shape[2] // batch
+    out = np.zeros((channels, height, width * batch), dtype=x.dtype)
+    for task in prange(channels * height):
+        c = task // height
+        y = task % height
+        if y // stride >= sub_h:
+            continue  # past the sub-pixel grid: stays zero
+        for q in range(min(width, sub_w * stride)):
+            src = x[(c * stride + y % stride) * stride + q % stride, y // stride]
             start = (q // stride) * batch
             for n in range(batch):
                 out[c, y, q * batch + n] = src[start + n]
     return out
 
 
-# ----------------------------------------------------------------------- forward
+def subpixel_weights(w, stride):
+    """(F, C, K, K) -> (F, C*s*s, T, T), T = ceil(K/s):
+    ``out[f, c*s*s + py*s + px, ti, tj] = w[f, c, py + s*ti, px + s*tj]`` (zero past K)."""
+    filters, channels, ksize, _ = w.shape
+    taps = -(-ksize // stride)
+    padded = np.zeros((filters, channels, taps * stride, taps * stride), w.dtype)
+    padded[:, :, :ksize, :ksize] = w
+    # index (ti, py) of the padded kernel row is py + s*ti
+    split = padded.reshape(filters, channels, taps, stride, taps, stride)
+    return np.ascontiguousarray(split.transpose(0, 1, 3, 5, 2, 4)).reshape(
+        filters, channels * stride * stride, taps, taps)
+
+
+def subpixel_weights_inverse(w_sub, stride, ksize):
+    """Inverse of :func:`subpixel_weights`: (F, C*s*s, T, T) -> (F, C, K, K)."""
+    filters, sub_channels, taps, _ = w_sub.shape
+    channels = sub_channels // (stride * stride)
+    split = w_sub.reshape(filters, channels, stride, stride, taps, taps).transpose(0, 1, 4, 2, 5, 3)
+    full = split.reshape(filters, channels, taps * stride, taps * stride)
+    return np.ascontiguousarray(full[:, :, :ksize, :ksize])
+
+
+def flip_transpose(w):
+    """(F, C, K, K) -> (C, F, K, K) flipped in both spatial axes: the kernel that turns a
+    forward pass into the input gradient."""
+    return np.ascontiguousarray(w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3))
+
+
+def _pad_filters(w, b):
+    """Pad F up to a multiple of FILTER_BLOCK with zero filters."""
+    extra = -w.shape[0] % FILTER_BLOCK
+    if extra:
+        w = np.concatenate([w, np.zeros((extra,) + w.shape[1:], w.dtype)])
+        b = np.concatenate([b, np.zeros(extra, b.dtype)])
+    return w, b
+
+
+def _zero_pad(x, pad, batch):
+    c, h, length = x.shape
+    out = np.zeros((c, h + 2 * pad, length + 2 * pad * batch), x.dtype)
+    out[:, pad:pad + h, pad * batch:pad * batch + length] = x
+    return out
+
+
+def _forward_any_filters(xp, w, b, batch):
+    filters = w.shape[0]
+    w, b = _pad_filters(np.ascontiguousarray(w), np.ascontiguousarray(b))
+    out = forward_stride1(xp, w, b, batch)
+    return out[:filters] if out.shape[0] != filters else out
+
+
+def _weight_grad_any_filters(dout, xp, ksize, batch):
+    filters = dout.shape[0]
+    extra = -filters % FILTER_BLOCK
+    if extra:
+        dout = np.concatenate([dout, np.zeros((extra,) + dout.shape[1:], dout.dtype)])
+    return weight_grad_stride1(dout, xp, ksize, batch)[:filters]
+
+
+# ----------------------------------------------------------------------- the three kernels
 def conv2d_forward(xp, w, b, stride, batch):
     """Convolution of a padded input. xp (C, Hp, Wp*N), w (F, C, K, K), b (F,)
     -> out (F, Ho, Wo*N), ``Ho = (Hp - K) // stride + 1`` (same for W)."""
     if stride == 1:
-        return conv2d_forward_stride1(xp, w, b, batch)
-    width = xp.shape[2] // batch
-    return conv2d_forward_phases(split_phases(xp, stride, batch), w, b, stride, width, batch)
+        return _forward_any_filters(xp, w, b, batch)
+    ksize = w.shape[2]
+    out_h = (xp.shape[1] - ksize) // stride + 1
+    out_w = (xp.shape[2] // batch - ksize) // stride + 1
+    phases = space_to_depth(xp, stride, batch)
+    out = _forward_any_filters(phases, subpixel_weights(w, stride), b, batch)
+    return np.ascontiguousarray(out[:, :out_h, :out_w * batch])
 
 
-@kernel
-def conv2d_forward_stride1(xp, w, b, batch):
-    """:func:`conv2d_forward` for stride 1. Tasks are output rows (f, y)."""
-    channels, padded_h, padded_len = xp.shape
-    filters, _, ksize, _ = w.shape
-    out_h = padded_h - ksize + 1
-    out_len = padded_len - (ksize - 1) * batch
-    out = np.empty((filters, out_h, out_len), dtype=xp.dtype)
-    for task in prange(filters * out_h):
-        f = task // out_h
-        y = task % out_h
-        row = out[f, y]
-        row[:] = b[f]
-        for c in range(channels):
-            for i in range(ksize):
-                for j in range(ksize):
-                    weight = w[f, c, i, j]
-                    src = xp[c, y + i, j * batch:]  # the row shifted by j pixels
-                    for x in range(out_len):
-                        row[x] += weight * src[x]
-    return out
-
-
-@kernel
-def conv2d_forward_phases(phases, w, b, stride, padded_w, batch):
-    """:func:`conv2d_forward` for stride s > 1, reading the input split into phases
-    (C, Hp, s, L) by :func:`split_phases`. Tasks are output rows (f, y)."""
-    channels, padded_h, _, _ = phases.shape
-    filters, _, ksize, _ = w.shape
-    out_h = (padded_h - ksize) // stride + 1
-    out_len = ((padded_w - ksize) // stride + 1) * batch
-    out = np.empty((filters, out_h, out_len), dtype=phases.dtype)
-    for task in prange(filters * out_h):
-        f = task // out_h
-        y = task % out_h
-        row = out[f, y]
-        row[:] = b[f]
-        for c in range(channels):
-            for i in range(ksize):
-                for j in range(ksize):
-                    weight = w[f, c, i, j]
-                    run = phases[c, stride * y + i, j % stride, (j // stride) * batch:]
-                    for x in range(out_len):
-                        row[x] += weight * run[x]
-    return out
-
-
-# ----------------------------------------------------------------------- input gradient
 def conv2d_backward_input(dout, w, stride, padded_h, padded_w, batch):
     """Gradient of :func:`conv2d_forward` with respect to its padded input.
 
     dout (F, Ho, Wo*N), w (F, C, K, K) -> dxp (C, padded_h, padded_w*N), where
     ``dxp[c, s*y + i, s*x + j] += w[f, c, i, j] * dout[f, y, x]``.
     """
+    if stride > 1:
+        w = subpixel_weights(w, stride)
+    taps = w.shape[2]
+    grad = _forward_any_filters(_zero_pad(dout, taps - 1, batch), flip_transpose(w),
+                                np.zeros(w.shape[1], dout.dtype), batch)
     if stride == 1:
-        return conv2d_backward_input_stride1(dout, w, padded_h, padded_w, batch)
-    phases = conv2d_backward_input_phases(dout, w, stride, padded_h, padded_w, batch)
-    return merge_phases(phases, padded_w, batch)
+        return grad
+    return depth_to_space(grad, stride, batch, padded_h, padded_w)
 
 
-@kernel
-def conv2d_backward_input_stride1(dout, w, padded_h, padded_w, batch):
-    """Stride-1 input gradient. Each task owns one row ``dxp[c, r]`` and gathers
-    the kernel rows i with ``r = y + i``: no two threads write the same memory."""
-    filters, out_h, out_len = dout.shape
-    _, channels, ksize, _ = w.shape
-    dxp = np.zeros((channels, padded_h, padded_w * batch), dtype=dout.dtype)
-    for task in prange(channels * padded_h):
-        c = task // padded_h
-        r = task % padded_h
-        row = dxp[c, r]
-        for i in range(ksize):
-            y = r - i
-            if y < 0 or y >= out_h:
-                continue
-            for f in range(filters):
-                grad = dout[f, y]
-                for j in range(ksize):
-                    weight = w[f, c, i, j]
-                    dst = row[j * batch:]
-                    for x in range(out_len):
-                        dst[x] += weight * grad[x]
-    return dxp
-
-
-@kernel
-def conv2d_backward_input_phases(dout, w, stride, padded_h, padded_w, batch):
-    """Strided input gradient in phase form (C, padded_h, s, L): the column
-    ``s*x + j`` of row ``s*y + i`` is phase ``j % s`` at pixel ``x + j // s``."""
-    filters, out_h, out_len = dout.shape
-    _, channels, ksize, _ = w.shape
-    phase_len = ((padded_w + stride - 1) // stride) * batch
-    phases = np.zeros((channels, padded_h, stride, phase_len), dtype=dout.dtype)
-    for task in prange(channels * padded_h):
-        c = task // padded_h
-        r = task % padded_h
-        for i in range(ksize):
-            if (r - i) % stride != 0:
-                continue
-            y = (r - i) // stride
-            if y < 0 or y >= out_h:
-                continue
-            for f in range(filters):
-                grad = dout[f, y]
-                for j in range(ksize):
-                    weight = w[f, c, i, j]
-                    run = phases[c, r, j % stride, (j // stride) * batch:]
-                    for x in range(out_len):
-                        run[x] += weight * grad[x]
-    return phases
-
-
-# ----------------------------------------------------------------------- weight gradient
 def conv2d_backward_weight(dout, xp, stride, ksize, batch):
     """Gradient of :func:`conv2d_forward` with respect to its weights.
 
@@ -200,34 +271,10 @@ def conv2d_backward_weight(dout, xp, stride, ksize, batch):
     ``dw[f, c, i, j] = sum_{n, y, x} dout[f, y, x] * xp[c, s*y + i, s*x + j]``.
     """
     if stride == 1:
-        src = xp.reshape(xp.shape[0], xp.shape[1], 1, xp.shape[2])
-    else:
-        src = split_phases(xp, stride, batch)
-    return conv2d_backward_weight_phases(dout, src, stride, ksize, batch)
-
-
-@kernel
-def conv2d_backward_weight_phases(dout, phases, stride, ksize, batch):
-    """Weight gradient from the input in phase form (C, Hp, s, L) (for stride 1,
-    the input itself with a phase axis of length 1). Each task owns one (f, c)
-    filter slice and sums over the batch and the image."""
-    filters, out_h, out_len = dout.shape
-    channels = phases.shape[0]
-    dw = np.zeros((filters, channels, ksize, ksize), dtype=dout.dtype)
-    zero = np.zeros(1, dtype=dout.dtype)[0]  # accumulate in the data's precision
-    for task in prange(filters * channels):
-        f = task // channels
-        c = task % channels
-        for y in range(out_h):
-            grad = dout[f, y]
-            for i in range(ksize):
-                for j in range(ksize):
-                    run = phases[c, stride * y + i, j % stride, (j // stride) * batch:]
-                    total = zero
-                    for x in range(out_len):
-                        total += grad[x] * run[x]
-                    dw[f, c, i, j] += total
-    return dw
+        return _weight_grad_any_filters(dout, xp, ksize, batch)
+    taps = -(-ksize // stride)
+    phases = space_to_depth(xp, stride, batch)
+    return subpixel_weights_inverse(_weight_grad_any_filters(dout, phases, taps, batch), stride, ksize)
 
 
 @kernel
