@@ -10,8 +10,22 @@
 
 from .layers import Conv2d, Deconv2d, Pad2d, PReLU, mse_loss
 from .model import FSRCNN
-from .upscale import load_model, upscale  # note: minisr.upscale is the function; the CLI is
-                                          # ``python -m minisr.upscale``
 
 __version__ = "0.1.0"
 __all__ = ["FSRCNN", "Conv2d", "Deconv2d", "PReLU", "Pad2d", "load_model", "mse_loss", "upscale"]
+
+
+def __getattr__(name):
+    """``minisr.upscale`` and ``minisr.load_model``, imported on first use.
+
+    ``minisr.upscale`` is the module ``minisr/upscale.py`` (so that
+    ``python -m minisr.upscale`` runs it) made callable: ``minisr.upscale(image)``
+    calls ``minisr.upscale.upscale(image)``.
+    """
+    if name in ("upscale", "load_model"):
+        import importlib
+
+        module = importlib.import_module(".upscale", __name__)
+        return module if name == "upscale" else module.load_model
+    raise AttributeError(f"module 'minisr' has no attribute {name!r}")
+

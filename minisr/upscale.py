@@ -26,6 +26,7 @@ import glob
 import os
 import re
 import sys
+import types
 from pathlib import Path
 
 import numpy as np
@@ -522,6 +523,17 @@ def main(argv=None) -> int:
     if failed and total > 1:
         print(f"{total - failed} written, {failed} failed", file=sys.stderr)
     return 1 if failed else 0
+
+
+class _CallableModule(types.ModuleType):
+    """Lets ``minisr.upscale(image, ...)`` call :func:`upscale` while ``minisr.upscale``
+    stays this module (``python -m minisr.upscale``, ``from minisr.upscale import main``)."""
+
+    def __call__(self, *args, **kwargs):
+        return upscale(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule
 
 
 if __name__ == "__main__":
