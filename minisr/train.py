@@ -20,10 +20,10 @@ the time limit, 130 interrupted, 3 diverged, 1 or 2 for a usage or data error.
 
 import argparse
 import json
+import shlex
 import sys
 import time
 from pathlib import Path
-
 
 from .data import DatasetError, dataset_files, get_dataset
 from .data.registry import IMAGE_SUFFIXES
@@ -42,8 +42,8 @@ DEFAULTS = dict(
     schedule="cosine", warmup=0, final_lr=0.01, step_size=0, gamma=0.1,
     init_from=None, finetune="all",
 )
-DEFAULT_STEPS = 100_000
-# Options that only say how to run, not what to train: a resumed run may change them.
+DEFAULT_STEPS = 200_000  # about 25 minutes at ~150 steps/s (FSRCNN x3, batch 128, 2 cores)
+# Options that say how to run, not what to train: a resumed run keeps them unless given again.
 RUN_OPTIONS = dict(steps=None, epochs=None, val_every=2000, save_every=0, log_every=100,
                    time_limit=None, data_dir=None, cache_dir=None, download=False,
                    progress=True, out=None)
@@ -60,10 +60,10 @@ def build_parser() -> argparse.ArgumentParser:
                                 description="Train FSRCNN (numbers in brackets are the defaults).")
     a = p.add_argument_group("model").add_argument
     a("--model", choices=sorted(PRESETS), help="fsrcnn = (56,12,4), fsrcnn-s = (32,5,1) [fsrcnn]")
-    a("--d", type=int, help="feature channels (overrides --model)")
-    a("--s", type=int, help="shrunk channels")
-    a("--m", type=int, help="mapping layers")
-    a("--scale", type=int, help="upscaling factor [3]")
+    a("--d", type=int, metavar="D", help="feature channels (overrides --model)")
+    a("--s", type=int, metavar="S", help="shrunk channels")
+    a("--m", type=int, metavar="M", help="mapping layers")
+    a("--scale", type=int, metavar="N", help="upscaling factor [3]")
     a("--init-from", metavar="FILE", help="start from a minisr model file: every trunk weight, "
       "and the deconvolution too when the scale is the same (else it is re-initialised)")
     a("--finetune", choices=("all", "deconv"), help="train every layer, or only the deconvolution [all]")
@@ -71,37 +71,39 @@ def build_parser() -> argparse.ArgumentParser:
     a("--train", nargs="+", metavar="SET", help="training sets: registry names or image folders [T91]")
     a("--val", nargs="+", metavar="SET", help="validation sets (exact test protocol) [Set5]")
     a("--no-val", dest="val", action="store_const", const=[], help="no validation")
-    a("--data-dir", help="folder of datasets [$MINISR_DATA or ~/.cache/minisr]")
+    a("--data-dir", metavar="DIR", help="folder of datasets [$MINISR_DATA or ~/.cache/minisr]; "
+      "this and the run options below are kept by --resume unless given again")
     a("--download", action="store_true", help="download missing registry datasets")
-    a("--cache-dir", help="where prepared pairs are kept [$MINISR_PATCH_CACHE or ~/.cache/minisr/patches]")
-    a("--patch-size", type=int, help="LR sub-image side f (HR side n*f-n+1) [x2 10, x3 7, x4 6]")
-    a("--stride", type=int, help="LR stride between sub-images [round(12/scale)]")
+    a("--cache-dir", metavar="DIR", help="where prepared pairs are kept [$MINISR_PATCH_CACHE or ~/.cache/minisr/patches]")
+    a("--patch-size", type=int, metavar="F", help="LR sub-image side f (HR side n*f-n+1) [x2 10, x3 7, x4 6]")
+    a("--stride", type=int, metavar="K", help="LR stride between sub-images [round(12/scale)]")
     a("--no-augment", dest="augment", action="store_false",
       help="no downscaling (0.9-0.6) or rotations (90, 180, 270)")
     a("--flips", action="store_true", help="also add the left-right mirror of each image")
     a = p.add_argument_group("optimisation").add_argument
-    a("--steps", type=int, help=f"minibatch updates [{DEFAULT_STEPS}]")
-    a("--epochs", type=float, help="passes over the pairs (instead of --steps)")
-    a("--batch-size", type=int, help="[128]")
+    a("--steps", type=int, metavar="N", help=f"minibatch updates [{DEFAULT_STEPS}]")
+    a("--epochs", type=float, metavar="E", help="passes over the pairs (instead of --steps)")
+    a("--batch-size", type=int, metavar="B", help="[128]")
     a("--optimizer", choices=("adam", "sgd"), help="[adam]")
-    a("--lr", type=float, help="learning rate of the convolutions [1e-3]")
-    a("--deconv-lr", type=float, help="learning rate of the deconvolution [1e-4]")
-    a("--momentum", type=float, help="SGD momentum [0.9]")
-    a("--weight-decay", type=float, help="L2 weight decay [0]")
+    a("--lr", type=float, metavar="LR", help="learning rate of the convolutions [1e-3]")
+    a("--deconv-lr", type=float, metavar="LR", help="learning rate of the deconvolution [1e-4]")
+    a("--momentum", type=float, metavar="MU", help="SGD momentum [0.9]")
+    a("--weight-decay", type=float, metavar="WD", help="L2 weight decay [0]")
     a("--schedule", choices=SCHEDULES, help="learning-rate schedule [cosine]")
-    a("--warmup", type=int, help="steps of linear warm-up [0]")
-    a("--final-lr", type=float, help="cosine: final rate as a fraction of the first [0.01]")
-    a("--step-size", type=int, help="step: decay every N steps [0: at 50%% and 75%%]")
-    a("--gamma", type=float, help="step: decay factor [0.1]")
-    a("--seed", type=int, help="seeds the initial weights and the batch order [0]")
+    a("--warmup", type=int, metavar="N", help="steps of linear warm-up [0]")
+    a("--final-lr", type=float, metavar="FRACTION", help="cosine: final rate as a fraction of the first [0.01]")
+    a("--step-size", type=int, metavar="N", help="step: decay every N steps [0: at 50%% and 75%%]")
+    a("--gamma", type=float, metavar="G", help="step: decay factor [0.1]")
+    a("--seed", type=int, metavar="SEED", help="seeds the initial weights and the batch order [0]")
     a = p.add_argument_group("run").add_argument
-    a("--out", help="run folder [runs/<model>_x<scale>]")
+    a("--out", metavar="DIR", help="run folder [runs/<model>_x<scale>]")
     a("--resume", action="store_true", help="continue the run in --out from its checkpoint")
     a("--overwrite", action="store_true", help="start again in an existing run folder")
-    a("--val-every", type=int, help="validate (and save) every K steps [2000]")
-    a("--save-every", type=int, help="save a checkpoint every K steps [--val-every]")
-    a("--log-every", type=int, help="write a log.csv row every K steps [100]")
-    a("--time-limit", type=float, metavar="MINUTES", help="save and stop after this many minutes")
+    a("--val-every", type=int, metavar="K", help="validate (and save) every K steps [2000]")
+    a("--save-every", type=int, metavar="K", help="save a checkpoint every K steps [--val-every]")
+    a("--log-every", type=int, metavar="K", help="write a log.csv row every K steps [100]")
+    a("--time-limit", type=float, metavar="MINUTES", help="save and stop after this many minutes "
+      "(kept by --resume; 0: none)")
     a("--no-progress", dest="progress", action="store_false", help="no progress display")
     return p
 
@@ -136,10 +138,11 @@ def resolve_settings(given: dict, saved=None):
             if key in DEFAULTS and value != settings.get(key):
                 raise UsageError(f"--{key.replace('_', '-')} {value} differs from the resumed run's "
                                  f"{settings.get(key)!r}; leave it out, or start a new run")
-    run = {k: given.get(k, v) for k, v in RUN_OPTIONS.items()}
-    if saved is not None and "steps" not in given and "epochs" not in given:
-        run["steps"], run["epochs"] = saved.get("steps"), saved.get("epochs")
-    settings["steps"], settings["epochs"] = run["steps"], run["epochs"]
+    run = {**RUN_OPTIONS, **(settings.get("run") or {})}
+    if "steps" in given or "epochs" in given:  # a new length replaces the old one
+        run["steps"] = run["epochs"] = None
+    run.update({k: v for k, v in given.items() if k in RUN_OPTIONS})
+    settings["run"] = {k: v for k, v in run.items() if k not in ("out", "progress")}
     check(settings, run)
     return settings, run
 
@@ -232,7 +235,7 @@ def describe(settings, model, optimizer, pairs, total_steps) -> str:
             f"of {len(pairs):,} pairs")
 
 
-def train(given: dict) -> int:
+def train(given: dict, command: str = "python -m minisr.train") -> int:
     start = time.perf_counter()
     default_out = f"runs/{model_name(*model_dims(given))}_x{given.get('scale', DEFAULTS['scale'])}"
     out = Path(given.get("out") or default_out)
@@ -266,8 +269,7 @@ def train(given: dict) -> int:
     trainer = Trainer(model, optimizer, schedule, pairs, settings, out, validator,
                       state=checkpoint.state if checkpoint else None, progress=run["progress"])
     step = trainer.state["step"]
-    trainer.say(("resuming at step {:,}".format(step) if checkpoint else "starting")
-                + f" in {out}: python -m minisr.train {' '.join(sys.argv[1:])}".rstrip())
+    trainer.say(f"{f'resuming at step {step:,}' if checkpoint else 'starting'} in {out}: {command}")
     for line in describe(settings, model, optimizer, pairs, total_steps).splitlines():
         trainer.say(line)
     if checkpoint and step >= total_steps:
@@ -277,9 +279,7 @@ def train(given: dict) -> int:
     outcome = trainer.run(total_steps, run["val_every"], run["save_every"], run["log_every"], deadline)
 
     step, best = trainer.state["step"], trainer.state["best"]
-    again = f"python -m minisr.train --out {out} --resume"
-    if run["time_limit"]:
-        again += f" --time-limit {run['time_limit']:g}"
+    again = f"python -m minisr.train --out {shlex.quote(str(out))} --resume"
     best_text = (f"; best validation PSNR {best['psnr']:.3f} dB at step {best['step']:,} ({out / 'best.npz'})"
                  if best["psnr"] is not None else "")
     elapsed = trainer.state["elapsed"]
@@ -294,10 +294,11 @@ def train(given: dict) -> int:
 
 
 def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
     given = vars(build_parser().parse_args(argv))
     try:
-        return train(given)
-    except (UsageError, DatasetError, FileNotFoundError) as error:
+        return train(given, shlex.join(["python", "-m", "minisr.train", *argv]))
+    except (UsageError, DatasetError, FileNotFoundError, ValueError) as error:  # ImageError too
         print(f"python -m minisr.train: error: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -129,8 +129,12 @@ def test_ctrl_c_then_resume_equals_a_straight_run(data, tmp_path, monkeypatch, c
 def test_time_limit_saves_and_resume_finishes(data, tmp_path, capsys):
     out = tmp_path / "run"
     assert train.main(cli(data, out, "--steps", "12", "--time-limit", "1e-9")) == 0
-    assert "time limit reached at step 1 of 12" in capsys.readouterr().out
-    assert train.main(cli(data, out, "--resume")) == 0
+    printed = capsys.readouterr().out
+    assert "time limit reached at step 1 of 12" in printed
+    assert f"continue with: python -m minisr.train --out {out} --resume" in printed
+    assert train.main(["--out", str(out), "--resume"]) == 0  # keeps the limit: one more step
+    assert load_checkpoint(out / "checkpoint.npz").state["step"] == 2
+    assert train.main(cli(data, out, "--resume", "--time-limit", "0")) == 0  # 0: no limit
     assert load_checkpoint(out / "checkpoint.npz").state["step"] == 12
     assert train.main(cli(data, out, "--resume")) == 0
     assert "already finished" in capsys.readouterr().out
@@ -219,3 +223,31 @@ def test_help_lists_the_options(capsys):
     text = capsys.readouterr().out
     for option in ("--resume", "--finetune", "--time-limit", "--patch-size", "--deconv-lr"):
         assert option in text
+
+
+# ------------------------------------------------------------------ multi-scale
+def test_multiscale_runs_the_trunk_once_and_matches_each_model(tmp_path):
+    from minisr.multiscale import MultiScaleFSRCNN
+
+    x3 = FSRCNN(8, 4, 1, 3, seed=1)
+    models = [x3]
+    for scale in (2, 4):  # deconv-only fine-tunes: the same trunk, their own deconvolution
+        model = FSRCNN(8, 4, 1, scale, seed=scale)
+        for (name, p), (_, q) in zip(model.named_parameters(), x3.named_parameters()):
+            if not name.startswith("deconv."):
+                p.data[...] = q.data
+        models.append(model)
+    multi = MultiScaleFSRCNN.from_models(models)
+    x = np.random.default_rng(0).random((2, 1, 9, 11), dtype=np.float32)
+    outputs = multi.forward(x)
+    assert sorted(outputs) == [2, 3, 4]
+    for model in models:
+        assert outputs[model.scale].shape == (2, 1, 9 * model.scale, 11 * model.scale)
+        np.testing.assert_allclose(outputs[model.scale], model.forward(x, exact_size=True), rtol=1e-6, atol=1e-7)
+    multi.save(tmp_path / "multi.npz")
+    again = MultiScaleFSRCNN.load(tmp_path / "multi.npz").forward(x)
+    for scale in (2, 3, 4):
+        np.testing.assert_array_equal(again[scale], outputs[scale])
+    models[1].layers[0].weight.data[0, 0, 0, 0] += 1.0
+    with pytest.raises(ValueError, match="differ in feature.weight"):
+        MultiScaleFSRCNN.from_models(models)

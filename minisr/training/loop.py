@@ -20,7 +20,8 @@ A run directory holds::
     checkpoint.npz   model + optimiser + step + RNG state + settings (to --resume)
     last.npz         the latest weights as a plain model file (FSRCNN.load)
     best.npz         the weights with the best validation PSNR so far
-    log.csv          step, backprops (= step * batch), epoch, lr, loss, val PSNR/SSIM, wall time
+    log.csv          step, backprops (= step * batch), epoch, lr, mean loss since the last
+                     row, validation PSNR/SSIM, wall_s (seconds in the loop, over all chunks)
     train.log        the messages printed during training
 """
 
@@ -118,7 +119,7 @@ class Trainer:
 
     ``state`` is what a checkpoint keeps besides the weights and the optimiser:
     ``step``, ``epoch``, ``epoch_rng_state``, ``best`` ({psnr, ssim, step}),
-    ``elapsed`` (seconds spent training, over every resumed chunk), ``finished``,
+    ``elapsed`` (seconds in the loop, validation included, over every chunk), ``finished``,
     and ``settings`` (the run's options, as the CLI resolved them).
     """
 
@@ -199,51 +200,51 @@ class Trainer:
         return self.pairs.batch(chosen, self.model.dtype)
 
     # ------------------------------------------------------------------ the loop
+    def step(self) -> float:
+        """One update at the schedule's rate for this step; returns the loss."""
+        self.optimizer.set_lr_factor(self.schedule(self.state["step"]))
+        x, t = self.next_batch()
+        with np.errstate(over="ignore", invalid="ignore"):  # run() checks for NaN/Inf itself
+            loss = train_step(self.model, self.optimizer, x, t)
+        self.state["step"] += 1
+        return loss
+
     def run(self, total_steps: int, val_every: int = 0, save_every: int = 0, log_every: int = 100,
             deadline: float = None) -> str:
         """Train until ``total_steps``; returns why it stopped: ``"finished"``,
         ``"time-limit"`` (``deadline``, a ``time.perf_counter()`` value, passed),
-        ``"interrupted"`` (Ctrl-C) or ``"diverged"`` (NaN/Inf loss; nothing saved)."""
+        ``"interrupted"`` (Ctrl-C) or ``"diverged"`` (NaN/Inf; nothing saved).
+
+        Validates every ``val_every`` steps and at the end, writes a log row every
+        ``log_every`` steps, saves every ``save_every`` steps and whenever it stops.
+        """
         save_every = save_every or val_every or 1000
+        clock, elapsed = time.perf_counter(), self.state["elapsed"]
         if self.state["step"] == 0 and self.validator is not None and val_every:
             self.log_row(None, *self.validate())
-        losses = []
-        ema = None
-        start_step = self.state["step"]
-        clock = time.perf_counter()
+        losses, smooth = [], None
         label = f"x{self.settings['scale']} {self.settings['model_name']}"
-        with InterruptFlag() as interrupt, Progress(total_steps - start_step, label,
+        with InterruptFlag() as interrupt, Progress(total_steps - self.state["step"], label,
                                                     always=True, disable=not self.progress) as bar:
             self._bar = bar
             try:
-                outcome = None
                 while self.state["step"] < total_steps:
-                    self.optimizer.set_lr_factor(self.schedule(self.state["step"]))
-                    x, t = self.next_batch()
-                    with np.errstate(over="ignore", invalid="ignore"):  # divergence is caught below
-                        loss = train_step(self.model, self.optimizer, x, t)
-                    self.state["step"] += 1
+                    loss = self.step()
                     if not (math.isfinite(loss) and self.weights_finite()):
-                        self.say(self.divergence_message(loss))  # nothing saved over the last good checkpoint
+                        self.say(self.divergence_message(loss))
                         return "diverged"
-                    now = time.perf_counter()
-                    self.state["elapsed"] += now - clock
-                    clock = now
+                    step, done = self.state["step"], self.state["step"] >= total_steps
                     losses.append(loss)
-                    ema = loss if ema is None else 0.98 * ema + 0.02 * loss
-                    step = self.state["step"]
-                    bar.update(1, note=f"step {step}  loss {ema:.3e}  lr {self.optimizer.groups[0]['lr']:.2e}")
-                    done = step >= total_steps
+                    smooth = loss if smooth is None else 0.98 * smooth + 0.02 * loss
+                    bar.update(1, note=f"step {step}  loss {smooth:.3e}  lr {self.optimizer.groups[0]['lr']:.2e}")
+                    self.state["elapsed"] = elapsed + time.perf_counter() - clock
                     validate = self.validator is not None and val_every and (step % val_every == 0 or done)
                     if validate or step % log_every == 0 or done:
-                        scores = self.validate() if validate else (None, None)
-                        self.log_row(float(np.mean(losses)), *scores)
+                        self.log_row(float(np.mean(losses)), *(self.validate() if validate else (None, None)))
                         losses = []
-                        clock = time.perf_counter()  # validation time is not training time
-                    if interrupt.requested:
-                        outcome = "interrupted"
-                    elif deadline is not None and time.perf_counter() > deadline and not done:
-                        outcome = "time-limit"
+                    outcome = ("interrupted" if interrupt.requested else
+                               "time-limit" if deadline is not None and time.perf_counter() > deadline
+                               and not done else None)
                     if done or outcome or step % save_every == 0:
                         self.state["finished"] = done
                         self.save()

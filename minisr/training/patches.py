@@ -42,6 +42,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from ..imageio import read_image
 from ..metrics import modcrop
+from ..progress import Progress
 from ..protocol import image_to_y
 from ..resize import imresize, output_size_for
 
@@ -243,17 +244,19 @@ def prepare(files, spec: PatchSpec, cache_dir=None, log=print, label="") -> Patc
         lr_out = np.lib.format.open_memmap(tmp / "lr.npy", "w+", np.float32, (total, f, f))
         hr_out = np.lib.format.open_memmap(tmp / "hr.npy", "w+", np.uint8, (total, F, F))
         at = 0
-        for y, image_counts in zip(images, counts):
-            scaled = {}  # each downscaled image serves every rotation and flip
-            for (s, k, flip), count in zip(augmentations, image_counts):
-                if count == 0:
-                    continue
-                if s not in scaled:
-                    scaled[s] = imresize(y, s) if s != 1.0 else y
-                lr, hr = extract_pairs(orient(scaled[s], k, flip), spec)
-                assert len(lr) == count, (len(lr), count)
-                lr_out[at:at + count], hr_out[at:at + count] = lr, hr
-                at += count
+        with Progress(len(images), "preparing pairs") as bar:
+            for y, image_counts in zip(images, counts):
+                scaled = {}  # each downscaled image serves every rotation and flip
+                for (s, k, flip), count in zip(augmentations, image_counts):
+                    if count == 0:
+                        continue
+                    if s not in scaled:
+                        scaled[s] = imresize(y, s) if s != 1.0 else y
+                    lr, hr = extract_pairs(orient(scaled[s], k, flip), spec)
+                    assert len(lr) == count, (len(lr), count)
+                    lr_out[at:at + count], hr_out[at:at + count] = lr, hr
+                    at += count
+                bar.update(1)
         lr_out.flush()
         hr_out.flush()
         del lr_out, hr_out

@@ -1,0 +1,103 @@
+"""One FSRCNN trunk, several deconvolution heads: every scale from one pass of the trunk.
+
+The paper's transfer (sections 3.4 and 4.4): train x3, then fine-tune only the
+deconvolution for x2 and x4 (``python -m minisr.train --init-from x3.npz --scale 2
+--finetune deconv``). The trunk -- feature extraction, shrinking, mapping,
+expanding -- is then the same for every scale, so it runs once per image::
+
+    LR (N, 1, H, W) -> trunk -> features (N, d, H, W) -> deconv x2 -> (N, 1, 2H, 2W)
+                                                      -> deconv x3 -> (N, 1, 3H, 3W)
+                                                      -> deconv x4 -> (N, 1, 4H, 4W)
+
+The deconvolution is 81d of the 9ms^2 + 2sd + 106d multiply-adds per LR pixel, so
+for FSRCNN(56, 12, 4) three scales cost about 1.5 times one scale instead of 3.
+
+    models = [FSRCNN.load(p) for p in ("x3/best.npz", "x2/best.npz", "x4/best.npz")]
+    multi = MultiScaleFSRCNN.from_models(models)
+    outputs = multi.forward(lr)            # {2: (N, 1, 2H, 2W), 3: ..., 4: ...}
+    multi.save("fsrcnn_multiscale.npz")
+"""
+
+import json
+
+import numpy as np
+
+from .model import FSRCNN, read_npz
+from .training.checkpoint import atomic_savez
+
+
+def head_config(config: dict) -> dict:
+    """A model configuration without what depends on the scale (the scale itself and
+    the deconvolution's crop, which FSRCNN derives from it)."""
+    return {k: v for k, v in config.items() if k not in ("scale", "deconv_padding")}
+
+
+class MultiScaleFSRCNN:
+    """A trunk (an FSRCNN's layers before its deconvolution) and one FSRCNN per scale
+    that shares those very layer objects and owns only its deconvolution."""
+
+    def __init__(self, trunk_model: FSRCNN, heads: dict):
+        self.trunk = trunk_model.layers[:-1]
+        self.models = {}
+        for scale, deconv_model in sorted(heads.items()):
+            model = FSRCNN(**head_config(trunk_model.config), scale=scale, dtype=trunk_model.dtype)
+            model.layers[:-1] = self.trunk            # the same layer objects: shared weights
+            model.named_layers[:-1] = trunk_model.named_layers[:-1]
+            model.deconv.weight.data[...] = deconv_model.deconv.weight.data
+            model.deconv.bias.data[...] = deconv_model.deconv.bias.data
+            self.models[scale] = model
+
+    @classmethod
+    def from_models(cls, models) -> "MultiScaleFSRCNN":
+        """Combine single-scale models whose trunks are identical (deconv-only fine-tunes
+        of one model); raises ValueError if any trunk weight differs."""
+        models = list(models)
+        first = models[0]
+        for model in models[1:]:
+            for (name, p), (_, q) in zip(first.named_parameters(), model.named_parameters()):
+                if not name.startswith("deconv.") and not np.array_equal(p.data, q.data):
+                    raise ValueError(f"the x{first.scale} and x{model.scale} models differ in {name}: "
+                                     "only models fine-tuned with --finetune deconv share a trunk")
+        heads = {model.scale: model for model in models}
+        if len(heads) != len(models):
+            raise ValueError("two models for the same scale")
+        return cls(first, heads)
+
+    @property
+    def scales(self) -> list:
+        return sorted(self.models)
+
+    def forward(self, x: np.ndarray, scales=None) -> dict:
+        """x (N, 1, H, W) -> {n: (N, 1, n*H, n*W)}: the trunk once, then each head
+        (each equal to ``self.models[n].forward(x, exact_size=True)``)."""
+        height, width = x.shape[2:]
+        for layer in self.trunk:
+            x = layer.forward(x)
+        return {n: self.models[n].deconv.forward(x, output_size=(n * height, n * width))
+                for n in (scales or self.scales)}
+
+    def save(self, path) -> None:
+        """Trunk weights once, then ``x<n>/deconv.weight`` etc. per head; atomic."""
+        any_model = self.models[self.scales[0]]
+        arrays = {name: p.data for name, p in any_model.named_parameters() if not name.startswith("deconv.")}
+        for n, model in self.models.items():
+            arrays[f"x{n}/deconv.weight"] = model.deconv.weight.data
+            arrays[f"x{n}/deconv.bias"] = model.deconv.bias.data
+        config = head_config(any_model.config)
+        arrays["__multiscale__"] = np.array(json.dumps({**config, "scales": self.scales}))
+        atomic_savez(path, arrays)
+
+    @classmethod
+    def load(cls, path) -> "MultiScaleFSRCNN":
+        arrays = read_npz(path)
+        if "__multiscale__" not in arrays:
+            raise ValueError(f"{path}: not a minisr multi-scale model file")
+        config = json.loads(str(arrays.pop("__multiscale__")))
+        scales = config.pop("scales")
+        models = []
+        for n in scales:
+            model = FSRCNN(**config, scale=n)
+            for name, p in model.named_parameters():
+                p.data[...] = arrays[f"x{n}/{name}" if name.startswith("deconv.") else name]
+            models.append(model)
+        return cls.from_models(models)
