@@ -13,10 +13,28 @@ outer loop is a ``prange``) or :func:`serial_kernel` (small helpers).
   through it in a debugger; ``prange`` then behaves like ``range``.
 """
 
-import numba
+import os
+
+# Numba's OpenMP threads wait for work by sleeping, not spinning: on a 2-core machine a
+# spinning idle thread steals the core that another process (or NumPy's BLAS) needs,
+# and a training step then took 2-10x longer whenever anything else ran. Measured in
+# experiments/results/speed.md. Must be set before the thread pool starts; a value the
+# user set wins.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import numba  # noqa: E402  (after the environment is set)
 
 FASTMATH_FLAGS = {"contract", "reassoc", "nsz", "arcp"}
 
 kernel = numba.njit(parallel=True, cache=True, fastmath=FASTMATH_FLAGS, nogil=True)
 serial_kernel = numba.njit(parallel=False, cache=True, fastmath=FASTMATH_FLAGS, nogil=True)
 prange = numba.prange
+
+
+def set_threads(count: int) -> None:
+    """Use ``count`` threads in every parallel kernel (``NUMBA_NUM_THREADS`` sets the
+    maximum; this can only lower it)."""
+    maximum = numba.config.NUMBA_NUM_THREADS
+    if not 1 <= count <= maximum:
+        raise ValueError(f"threads must be between 1 and {maximum}, got {count}")
+    numba.set_num_threads(count)

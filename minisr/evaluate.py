@@ -82,7 +82,7 @@ def super_resolve(model, lr_y: np.ndarray, scale: int) -> np.ndarray:
     if model is None:
         return bicubic_upscale(lr_y, scale)
     x = lr_y[None, None].astype(model.dtype)
-    return model.forward(x, exact_size=True)[0, 0].astype(np.float64)
+    return model.infer(x)[0, 0].astype(np.float64)
 
 
 def evaluate(method: str, datasets, scales, weights=None, data_dir=None, progress: bool = True):

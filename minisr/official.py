@@ -23,7 +23,7 @@ Their test code runs the network with
 
 :func:`load_official_model` builds exactly that network (``FSRCNN`` with
 ``padding_mode="replicate"``, ``shared_prelu=True``, ``deconv_border="replicate"``);
-run it with ``model.forward(x, exact_size=True)``.
+run it with ``model.infer(x)`` (or ``model.forward(x, exact_size=True)``).
 """
 
 import os

@@ -27,7 +27,7 @@ def _ceil_div(a: int, b: int) -> int:
 
 def input_rows(model, first: int, last: int) -> tuple:
     """The LR rows ``[lo, hi]`` that HR rows ``first..last`` of
-    ``model.forward(x, exact_size=True)`` depend on (columns behave the same way).
+    ``model.infer(x)`` depend on (columns behave the same way).
 
     Walks the layers backwards, mapping each layer's output interval to its input:
 
@@ -82,7 +82,7 @@ def tile_spans(length: int, tile: int, margin: int) -> list:
 def forward_image(model, lr: np.ndarray) -> np.ndarray:
     """One (H, W) image through the network: -> (scale*H, scale*W) in ``model.dtype``."""
     x = np.ascontiguousarray(lr, dtype=model.dtype)[None, None]
-    return model.forward(x, exact_size=True)[0, 0]
+    return model.infer(x)[0, 0]
 
 
 def forward_tiled(model, lr: np.ndarray, tile=None) -> np.ndarray:

@@ -31,12 +31,12 @@ from .model import FSRCNN, read_npz
 from .optim import SCHEDULES, SGD, Adam, make_schedule, param_groups
 from .training.checkpoint import load_checkpoint, restore_model
 from .training.loop import Trainer, Validator
-from .training.patches import PatchSpec, prepare
+from .training.patches import PatchSpec, full_context, prepare
 
 PRESETS = {"fsrcnn": (56, 12, 4), "fsrcnn-s": (32, 5, 1)}
 DEFAULTS = dict(
     model="fsrcnn", d=None, s=None, m=None, scale=3,
-    train=["T91"], val=["Set5"], patch_size=None, stride=None, augment=True, flips=False,
+    train=["T91"], val=["Set5"], patch_size=None, stride=None, context="0", augment=True, flips=False,
     batch_size=128, seed=0,
     optimizer="adam", lr=1e-3, deconv_lr=1e-4, momentum=0.9, weight_decay=0.0,
     schedule="cosine", warmup=0, final_lr=0.01, step_size=0, gamma=0.1,
@@ -77,6 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
     a("--cache-dir", metavar="DIR", help="where prepared pairs are kept [$MINISR_PATCH_CACHE or ~/.cache/minisr/patches]")
     a("--patch-size", type=int, metavar="F", help="LR sub-image side f (HR side n*f-n+1) [x2 10, x3 7, x4 6]")
     a("--stride", type=int, metavar="K", help="LR stride between sub-images [round(12/scale)]")
+    a("--context", metavar="C", help="LR pixels of context around each sub-image, seen by the "
+      "network but outside the loss; 'full' keeps zero padding out of every trained output [0]")
     a("--no-augment", dest="augment", action="store_false",
       help="no downscaling (0.9-0.6) or rotations (90, 180, 270)")
     a("--flips", action="store_true", help="also add the left-right mirror of each image")
@@ -156,6 +158,8 @@ def check(settings, run) -> None:
             raise UsageError(f"--{key.replace('_', '-')} must be positive")
     if run["steps"] is not None and run["epochs"] is not None:
         raise UsageError("give --steps or --epochs, not both")
+    if not (settings["context"] == "full" or str(settings["context"]).isdigit()):
+        raise UsageError(f"--context must be a number of LR pixels or 'full', not {settings['context']!r}")
     if settings["finetune"] == "deconv" and not settings["init_from"]:
         raise UsageError("--finetune deconv needs --init-from FILE (a trained model)")
 
@@ -245,8 +249,10 @@ def train(given: dict, command: str = "python -m minisr.train") -> int:
     settings, run = resolve_settings(given, checkpoint.state["settings"] if checkpoint else None)
 
     files = resolve_images(settings["train"], run["data_dir"], run["download"])
+    context = settings["context"]
+    context = full_context(settings["m"], settings["scale"]) if context == "full" else int(context)
     spec = PatchSpec.for_scale(settings["scale"], settings["patch_size"], settings["stride"],
-                               settings["augment"], settings["flips"])
+                               settings["augment"], settings["flips"], context)
     pairs = prepare(files, spec, run["cache_dir"], label=" + ".join(settings["train"]))
     batches_per_epoch = max(1, len(pairs) // settings["batch_size"])
     if run["epochs"] is not None:

@@ -61,7 +61,7 @@ def load_model(model="fsrcnn", scale: int = 3, weights=None):
     Raises ``FileNotFoundError`` or ``ValueError`` with a one-line message naming the
     file: missing weights, a file for another scale, of the wrong shape, not a model.
     """
-    if hasattr(model, "forward") and hasattr(model, "scale"):  # an FSRCNN (or look-alike)
+    if hasattr(model, "infer") and hasattr(model, "scale"):  # an FSRCNN (or look-alike)
         if weights is not None:
             raise ValueError("give either a loaded model or a weights file, not both")
         net, source = model, repr(model)

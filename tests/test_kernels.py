@@ -192,7 +192,7 @@ def test_packed_layout_and_sub_pixel_grid_round_trip(n, c, h, w, stride):
     py, px = (h - 1) % stride, (w - 1) % stride  # the last pixel's phase
     assert phases[n - 1, (c - 1) * stride ** 2 + py * stride + px, (h - 1) // stride, (w - 1) // stride] == \
         x[n - 1, c - 1, h - 1, w - 1]
-    np.testing.assert_array_equal(depth_to_space(space_to_depth(packed, stride, n), stride, n, h, w), packed)
+    np.testing.assert_array_equal(depth_to_space(space_to_depth(packed, stride, n), stride, n, h, w, 0), packed)
 
 
 @given(k=st.integers(1, 9), stride=st.integers(1, 4))

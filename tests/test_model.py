@@ -122,3 +122,21 @@ def test_float32_stays_float32():
     assert y.dtype == np.float32
     assert model.backward(np.ones_like(y)).dtype == np.float32
     assert all(p.grad.dtype == np.float32 for p in model.parameters())
+
+
+@pytest.mark.parametrize("config", [
+    dict(d=8, s=5, m=2, scale=3),
+    dict(d=12, s=4, m=1, scale=2, shared_prelu=True),
+    dict(d=6, s=3, m=0, scale=4, padding_mode="replicate", shared_prelu=True, deconv_border="replicate"),
+])
+def test_fused_inference_equals_forward(config):
+    """infer() fuses each PReLU into its convolution; the numbers must not change."""
+    rng = np.random.default_rng(0)
+    model = FSRCNN(**config, seed=2)
+    for p in model.parameters():
+        p.data[...] += rng.normal(scale=0.1, size=p.shape).astype(np.float32)
+    x = rng.random((2, 1, 9, 13), dtype=np.float32)
+    expected = model.forward(x, exact_size=True)
+    np.testing.assert_allclose(model.infer(x), expected, rtol=1e-5, atol=1e-6)
+    with pytest.raises(RuntimeError, match="before forward"):
+        model.backward(np.ones_like(expected))  # infer keeps nothing for backward

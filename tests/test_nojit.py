@@ -12,8 +12,8 @@ def test_forward_and_backward_run_with_the_jit_disabled():
         from numba.core import config
         assert config.DISABLE_JIT
         from minisr import FSRCNN, mse_loss
-        from minisr.kernels.conv import conv2d_forward_stride1
-        assert not hasattr(conv2d_forward_stride1, "py_func")  # a plain Python function now
+        from minisr.kernels.conv import forward_stride1
+        assert not hasattr(forward_stride1, "py_func")  # a plain Python function now
         model = FSRCNN(4, 2, 1, 3)
         x = np.random.default_rng(0).random((1, 1, 3, 4)).astype(np.float32)
         y = model.forward(x)

@@ -68,7 +68,7 @@ class BicubicNet:
     scale = 3
     dtype = np.float64
 
-    def forward(self, x, exact_size=True):
+    def infer(self, x):
         return imresize(x[0, 0], self.scale)[None, None]
 
 

@@ -38,16 +38,20 @@ rows (forward), filter groups (weight gradient).
 
 import numpy as np
 
-from .._jit import kernel, prange
+from .._jit import kernel, prange, serial_kernel
 
 FILTER_BLOCK = 4  # filters computed together by the fast kernels
 
 
 # ----------------------------------------------------------------------- fast kernels
 @kernel
-def forward_stride1(xp, w, b, batch):
+def forward_stride1(xp, w, b, batch, slopes):
     """Stride-1 convolution. xp (C, Hp, Wp*N), w (F, C, K, K) with F a multiple of 4,
     b (F,) -> out (F, Hp - K + 1, (Wp - K + 1)*N).
+
+    ``slopes`` fuses a PReLU into the pass (inference): length F (per channel) or 1
+    (shared) applies ``out = out if out > 0 else a * out`` to each finished row while it
+    is still in cache; length 0 leaves the output linear.
 
     Tasks are (group of 4 filters, output row). For each input row ``xp[c, y + i]``
     the taps j, j+1, j+2 are applied in one sweep: ``out[f, y, x] += w[f,c,i,j] *
@@ -96,7 +100,18 @@ def forward_stride1(xp, w, b, batch):
                         r2[x] += a2 * p
                         r3[x] += a3 * p
                     j += 1
+        if slopes.shape[0] > 0:
+            for k in range(FILTER_BLOCK):
+                apply_prelu(out[f + k, y], slopes[0] if slopes.shape[0] == 1 else slopes[f + k])
     return out
+
+
+@serial_kernel
+def apply_prelu(row, slope):
+    """In place: ``row = row if row > 0 else slope * row``."""
+    for x in range(row.shape[0]):
+        v = row[x]
+        row[x] = v if v > 0 else slope * v
 
 
 @kernel
@@ -156,20 +171,25 @@ def space_to_depth(x, stride, batch):
 
 
 @kernel
-def depth_to_space(x, stride, batch, height, width):
-    """Inverse of :func:`space_to_depth`, keeping the first ``height`` x ``width``
-    pixels (zeros past the sub-pixel grid): (C*s*s, H', W'*N) -> (C, height, width*N)."""
+def depth_to_space(x, stride, batch, height, width, offset):
+    """Inverse of :func:`space_to_depth`, keeping the ``height`` x ``width`` pixels that
+    start at (``offset``, ``offset``), zeros past the sub-pixel grid:
+    (C*s*s, H', W'*N) -> (C, height, width*N)."""
     channels = x.shape[0] // (stride * stride)
     sub_h, sub_w = x.shape[1], x.shape[2] // batch
     out = np.zeros((channels, height, width * batch), dtype=x.dtype)
     for task in prange(channels * height):
         c = task // height
         y = task % height
-        if y // stride >= sub_h:
+        sy = y + offset
+        if sy // stride >= sub_h:
             continue  # past the sub-pixel grid: stays zero
-        for q in range(min(width, sub_w * stride)):
-            src = x[(c * stride + y % stride) * stride + q % stride, y // stride]
-            start = (q // stride) * batch
+        for q in range(width):
+            sq = q + offset
+            if sq // stride >= sub_w:
+                break
+            src = x[(c * stride + sy % stride) * stride + sq % stride, sy // stride]
+            start = (sq // stride) * batch
             for n in range(batch):
                 out[c, y, q * batch + n] = src[start + n]
     return out
@@ -203,13 +223,15 @@ def flip_transpose(w):
     return np.ascontiguousarray(w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3))
 
 
-def _pad_filters(w, b):
-    """Pad F up to a multiple of FILTER_BLOCK with zero filters."""
+def _pad_filters(w, b, slopes):
+    """Pad F up to a multiple of FILTER_BLOCK with zero filters (and their slopes)."""
     extra = -w.shape[0] % FILTER_BLOCK
     if extra:
         w = np.concatenate([w, np.zeros((extra,) + w.shape[1:], w.dtype)])
         b = np.concatenate([b, np.zeros(extra, b.dtype)])
-    return w, b
+        if slopes.shape[0] > 1:
+            slopes = np.concatenate([slopes, np.zeros(extra, slopes.dtype)])
+    return w, b, slopes
 
 
 def _zero_pad(x, pad, batch):
@@ -219,10 +241,11 @@ def _zero_pad(x, pad, batch):
     return out
 
 
-def _forward_any_filters(xp, w, b, batch):
+def _forward_any_filters(xp, w, b, batch, slopes=None):
     filters = w.shape[0]
-    w, b = _pad_filters(np.ascontiguousarray(w), np.ascontiguousarray(b))
-    out = forward_stride1(xp, w, b, batch)
+    slopes = np.zeros(0, xp.dtype) if slopes is None else np.ascontiguousarray(slopes, xp.dtype)
+    w, b, slopes = _pad_filters(np.ascontiguousarray(w), np.ascontiguousarray(b), slopes)
+    out = forward_stride1(xp, w, b, batch, slopes)
     return out[:filters] if out.shape[0] != filters else out
 
 
@@ -235,11 +258,12 @@ def _weight_grad_any_filters(dout, xp, ksize, batch):
 
 
 # ----------------------------------------------------------------------- the three kernels
-def conv2d_forward(xp, w, b, stride, batch):
+def conv2d_forward(xp, w, b, stride, batch, slopes=None):
     """Convolution of a padded input. xp (C, Hp, Wp*N), w (F, C, K, K), b (F,)
-    -> out (F, Ho, Wo*N), ``Ho = (Hp - K) // stride + 1`` (same for W)."""
+    -> out (F, Ho, Wo*N), ``Ho = (Hp - K) // stride + 1`` (same for W).
+    ``slopes`` (stride 1 only) fuses a PReLU into the pass."""
     if stride == 1:
-        return _forward_any_filters(xp, w, b, batch)
+        return _forward_any_filters(xp, w, b, batch, slopes)
     ksize = w.shape[2]
     out_h = (xp.shape[1] - ksize) // stride + 1
     out_w = (xp.shape[2] // batch - ksize) // stride + 1
@@ -248,20 +272,28 @@ def conv2d_forward(xp, w, b, stride, batch):
     return np.ascontiguousarray(out[:, :out_h, :out_w * batch])
 
 
-def conv2d_backward_input(dout, w, stride, padded_h, padded_w, batch):
+def conv2d_backward_input(dout, w, stride, padded_h, padded_w, batch, offset=0, bias=None):
     """Gradient of :func:`conv2d_forward` with respect to its padded input.
 
     dout (F, Ho, Wo*N), w (F, C, K, K) -> dxp (C, padded_h, padded_w*N), where
     ``dxp[c, s*y + i, s*x + j] += w[f, c, i, j] * dout[f, y, x]``.
+
+    For the deconvolution, ``offset`` crops: the result starts at pixel
+    (offset, offset) of the full gradient; ``bias`` (C,) is added to every pixel.
     """
+    channels = w.shape[1]
+    bias = np.zeros(channels, dout.dtype) if bias is None else bias
     if stride > 1:
         w = subpixel_weights(w, stride)
+        bias = np.repeat(bias, stride * stride)  # every phase of channel c gets b[c]
     taps = w.shape[2]
-    grad = _forward_any_filters(_zero_pad(dout, taps - 1, batch), flip_transpose(w),
-                                np.zeros(w.shape[1], dout.dtype), batch)
-    if stride == 1:
-        return grad
-    return depth_to_space(grad, stride, batch, padded_h, padded_w)
+    grad = _forward_any_filters(_zero_pad(dout, taps - 1, batch), flip_transpose(w), bias, batch)
+    if stride > 1:
+        return depth_to_space(grad, stride, batch, padded_h, padded_w, offset)
+    if offset or grad.shape[1] != padded_h:
+        grad = np.ascontiguousarray(grad[:, offset:offset + padded_h,
+                                         offset * batch:(offset + padded_w) * batch])
+    return grad
 
 
 def conv2d_backward_weight(dout, xp, stride, ksize, batch):

@@ -15,8 +15,10 @@ PIXEL_BLOCK = 512  # pixels per task: rows of this length stay in L1 cache
 
 
 @kernel
-def pointwise_forward(x, w, b):
+def pointwise_forward(x, w, b, slopes):
     """x (C, P), w (F, C), b (F,) -> out (F, P).
+
+    ``slopes`` of length F or 1 fuses a PReLU (inference); length 0: linear output.
 
     Tasks are blocks of pixels; each computes every output channel of its block, so
     the block of ``x`` is read from cache F times.
@@ -36,6 +38,11 @@ def pointwise_forward(x, w, b):
                 src = x[c, start:stop]
                 for p in range(stop - start):
                     acc[p] += weight * src[p]
+            if slopes.shape[0] > 0:
+                slope = slopes[0] if slopes.shape[0] == 1 else slopes[f]
+                for p in range(stop - start):
+                    v = acc[p]
+                    acc[p] = v if v > 0 else slope * v
     return out
 
 

@@ -58,20 +58,25 @@ class Conv2d(Layer):
             return self.bias.data
         return np.zeros(self.out_channels, self.weight.data.dtype)
 
-    def forward_packed(self, x, batch):
-        """x (C_in, H, W*N) -> (C_out, H', W'*N), batch-packed."""
+    def forward_packed(self, x, batch, prelu=None):
+        """x (C_in, H, W*N) -> (C_out, H', W'*N), batch-packed.
+
+        ``prelu``: a PReLU layer to fuse into this pass (inference only: nothing is
+        kept for backward, and the output is the activation).
+        """
         _, height, length = x.shape
         conv_out_size(height, self.kernel_size, 1, self.padding)  # raises if too small
         conv_out_size(length // batch, self.kernel_size, 1, self.padding)
         self._batch = batch
+        slopes = np.zeros(0, x.dtype) if prelu is None else prelu.slope.data
         if self.is_pointwise:
-            self._cache = x
             w = self.weight.data.reshape(self.out_channels, self.in_channels)
-            y = pointwise_forward(x.reshape(self.in_channels, -1), w, self._bias_or_zeros())
+            y = pointwise_forward(x.reshape(self.in_channels, -1), w, self._bias_or_zeros(), slopes)
+            self._cache = x if prelu is None else None
             return y.reshape(self.out_channels, height, length)
         xp = pad2d(x, self.padding, self._replicate, batch) if self.padding else x
-        self._cache = xp
-        return conv2d_forward(xp, self.weight.data, self._bias_or_zeros(), 1, batch)
+        self._cache = xp if prelu is None else None
+        return conv2d_forward(xp, self.weight.data, self._bias_or_zeros(), 1, batch, slopes)
 
     def backward_packed(self, dout, input_grad=True):
         """dout (C_out, H', W'*N) -> dx (C_in, H, W*N) (None if not ``input_grad``)."""
@@ -86,7 +91,7 @@ class Conv2d(Layer):
             if not input_grad:
                 return None
             w_t = np.ascontiguousarray(self.weight.data.reshape(self.out_channels, self.in_channels).T)
-            dx = pointwise_forward(flat_dout, w_t, np.zeros(self.in_channels, xp.dtype))
+            dx = pointwise_forward(flat_dout, w_t, np.zeros(self.in_channels, xp.dtype), np.zeros(0, xp.dtype))
             return dx.reshape(xp.shape)
         self.weight.grad += conv2d_backward_weight(dout, xp, 1, self.kernel_size, batch)
         if not input_grad:

@@ -77,13 +77,12 @@ class Deconv2d(Layer):
                     f"{self!r}: output size {(out_h, out_w)} does not fit the "
                     f"{canvas_h}x{canvas_w} canvas of a {height}x{width} input cropped from {self.padding}"
                 )
-        canvas = conv2d_backward_input(x, self.weight.data, self.stride, canvas_h, canvas_w, batch)
-        p = self.padding
-        y = canvas[:, p:p + out_h, p * batch:(p + out_w) * batch]
-        if self.has_bias:
-            y = y + self.bias.data[:, None, None]
-        self._cache = (x, batch, canvas.shape, (out_h, out_w))
-        return np.ascontiguousarray(y)
+        # The canvas is cropped (from ``padding``) and the bias added inside the kernel.
+        bias = self.bias.data if self.has_bias else None
+        y = conv2d_backward_input(x, self.weight.data, self.stride, out_h, out_w, batch,
+                                  offset=self.padding, bias=bias)
+        self._cache = (x, batch, (self.out_channels, canvas_h, canvas_w * batch), (out_h, out_w))
+        return y
 
     def backward_packed(self, dout, input_grad=True):
         """dout (C_out, H', W'*N) -> dx (C_in, H, W*N) (None if not ``input_grad``)."""

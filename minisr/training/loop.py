@@ -5,7 +5,9 @@ One step (``train_step``)::
     model.zero_grad()
     y = model.forward(x)                 x (B, 1, f, f) -> y (B, 1, F, F), F = n*f - n + 1
     loss, dy = mse_loss(y, t)            t (B, 1, F, F) = HR / 255
-    model.backward(dy)                   accumulates every parameter's .grad
+                                         (with context c: x is f + 2c wide, and only the
+                                         F x F window of y at n*c is compared with t)
+    model.backward(dy)                   accumulates every parameter's .grad (not dL/dx)
     optimizer.step()
 
 Batches: every epoch draws one permutation of the N pairs from a seeded
@@ -44,18 +46,26 @@ from .checkpoint import save_checkpoint
 LOG_COLUMNS = ["step", "backprops", "epoch", "lr", "loss", "val_psnr", "val_ssim", "wall_s"]
 
 
-def train_step(model, optimizer, x, t) -> float:
+def train_step(model, optimizer, x, t, offset: int = 0) -> float:
     """One minibatch update; returns the loss. A non-finite loss updates nothing.
 
-    Frozen parameters (not in any optimiser group) still receive gradients; the
-    optimiser just leaves them alone.
+    The target ``t`` (B, 1, F, F) is compared with the output window that starts
+    ``offset`` rows and columns in (0 unless the inputs carry context); the rest of
+    the output gets zero gradient. Frozen parameters (in no optimiser group) still
+    receive gradients; the optimiser just leaves them alone.
     """
     model.zero_grad()
     y = model.forward(x)
-    loss, dy = mse_loss(y, t)
+    window = (Ellipsis, slice(offset, offset + t.shape[2]), slice(offset, offset + t.shape[3]))
+    loss, dwindow = mse_loss(y[window], t)
     if not math.isfinite(loss):
         return loss
-    model.backward(dy)
+    if dwindow.shape == y.shape:
+        dy = dwindow
+    else:
+        dy = np.zeros_like(y)
+        dy[window] = dwindow
+    model.backward(dy, input_grad=False)  # the gradient w.r.t. the LR input is not needed
     optimizer.step()
     return loss
 
@@ -205,7 +215,7 @@ class Trainer:
         self.optimizer.set_lr_factor(self.schedule(self.state["step"]))
         x, t = self.next_batch()
         with np.errstate(over="ignore", invalid="ignore"):  # run() checks for NaN/Inf itself
-            loss = train_step(self.model, self.optimizer, x, t)
+            loss = train_step(self.model, self.optimizer, x, t, self.pairs.target_offset)
         self.state["step"] += 1
         return loss
 

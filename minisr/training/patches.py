@@ -70,28 +70,47 @@ def hr_size(lr_size: int, scale: int) -> int:
     return scale * lr_size - scale + 1
 
 
+def full_context(m: int, scale: int) -> int:
+    """LR context that keeps zero padding out of every trained output: the trunk sees
+    ``2 + m`` pixels around (5x5, then m 3x3 convolutions) and the deconvolution
+    reaches ``4 // n`` LR pixels beyond the sub-image (taps -4..4 at stride n)."""
+    return 2 + m + 4 // scale
+
+
 @dataclass(frozen=True)
 class PatchSpec:
     """Everything that decides the pairs made from a given list of images."""
 
     scale: int
-    lr_size: int
+    lr_size: int                           # f: the LR sub-image the target covers
     stride: int
     downscales: tuple = PAPER_DOWNSCALES   # besides the original (1.0)
     rotations: tuple = PAPER_ROTATIONS
     flips: bool = False                    # also every left-right mirror
+    context: int = 0                       # c: extra LR pixels around the sub-image
 
     @property
     def hr_size(self) -> int:
         return hr_size(self.lr_size, self.scale)
 
+    @property
+    def input_size(self) -> int:
+        """Side of the stored LR input, ``f + 2c``."""
+        return self.lr_size + 2 * self.context
+
+    @property
+    def target_offset(self) -> int:
+        """Where the HR target sits in the network's output: ``n*c`` rows and columns in."""
+        return self.scale * self.context
+
     @classmethod
-    def for_scale(cls, scale, lr_size=None, stride=None, augment=True, flips=False):
+    def for_scale(cls, scale, lr_size=None, stride=None, augment=True, flips=False, context=0):
         """The paper's sizes and augmentation unless told otherwise."""
         return cls(scale=int(scale), lr_size=int(lr_size or default_lr_size(scale)),
                    stride=int(stride or default_stride(scale)),
                    downscales=PAPER_DOWNSCALES if augment else (),
-                   rotations=PAPER_ROTATIONS if augment else (0,), flips=bool(flips))
+                   rotations=PAPER_ROTATIONS if augment else (0,), flips=bool(flips),
+                   context=int(context))
 
     def augmentations(self) -> list:
         """``[(downscale, k, flip)]`` in the order the pairs are stored."""
@@ -126,42 +145,44 @@ def grid(length: int, size: int, stride: int) -> int:
 def pair_count(hr_shape, spec: PatchSpec) -> int:
     """How many pairs :func:`extract_pairs` makes from an HR image of this shape."""
     h, w = hr_shape[0] // spec.scale, hr_shape[1] // spec.scale  # LR size after modcrop
-    return grid(h, spec.lr_size, spec.stride) * grid(w, spec.lr_size, spec.stride)
+    return grid(h, spec.input_size, spec.stride) * grid(w, spec.input_size, spec.stride)
 
 
 def extract_pairs(hr_y: np.ndarray, spec: PatchSpec):
     """All (LR, HR) pairs of one HR Y image (uint8).
 
-    Returns ``lr`` (K, f, f) float32 = sub-images of ``imresize(hr / 255, 1/n)`` at
-    offsets (k*a, k*b), and ``hr`` (K, F, F) uint8 = ``hr[n*y0 : n*y0 + F, n*x0 : ...]``.
+    Returns ``lr`` (K, f + 2c, f + 2c) float32 = windows of ``imresize(hr / 255, 1/n)``
+    at offsets (y0, x0) = (k*a, k*b), and ``hr`` (K, F, F) uint8 =
+    ``hr[n*(y0 + c) : n*(y0 + c) + F, ...]``: the target of the central f x f.
     """
-    n, f, k = spec.scale, spec.lr_size, spec.stride
+    n, k, c, size, F = spec.scale, spec.stride, spec.context, spec.input_size, spec.hr_size
     hr = modcrop(np.asarray(hr_y), n)
     lr = imresize(hr.astype(np.float64) / 255.0, 1.0 / n).astype(np.float32)
-    rows, cols = grid(lr.shape[0], f, k), grid(lr.shape[1], f, k)
+    rows, cols = grid(lr.shape[0], size, k), grid(lr.shape[1], size, k)
     if rows == 0 or cols == 0:
-        return np.zeros((0, f, f), np.float32), np.zeros((0, spec.hr_size, spec.hr_size), np.uint8)
-    F = spec.hr_size
-    lr_windows = sliding_window_view(lr, (f, f))[::k, ::k][:rows, :cols]
-    hr_windows = sliding_window_view(hr, (F, F))[::n * k, ::n * k][:rows, :cols]
-    return lr_windows.reshape(-1, f, f), hr_windows.reshape(-1, F, F)
+        return np.zeros((0, size, size), np.float32), np.zeros((0, F, F), np.uint8)
+    lr_windows = sliding_window_view(lr, (size, size))[::k, ::k][:rows, :cols]
+    hr_windows = sliding_window_view(hr, (F, F))[n * c::n * k, n * c::n * k][:rows, :cols]
+    return lr_windows.reshape(-1, size, size), hr_windows.reshape(-1, F, F)
 
 
 # ---------------------------------------------------------------- a set of pairs
 class PatchSet:
-    """The prepared pairs: ``lr`` (N, f, f) float32 and ``hr`` (N, F, F) uint8,
-    memory-mapped from the cache (or any arrays)."""
+    """The prepared pairs: ``lr`` (N, f + 2c, f + 2c) float32 and ``hr`` (N, F, F)
+    uint8, memory-mapped from the cache (or any arrays); the target sits
+    ``target_offset`` = n*c rows and columns into the network's output."""
 
-    def __init__(self, lr, hr, meta=None, path=None):
+    def __init__(self, lr, hr, meta=None, path=None, target_offset=0):
         if len(lr) != len(hr):
             raise ValueError(f"{len(lr)} LR but {len(hr)} HR sub-images")
         self.lr, self.hr, self.meta, self.path = lr, hr, dict(meta or {}), path
+        self.target_offset = int(target_offset)
 
     def __len__(self):
         return len(self.lr)
 
     def batch(self, indices, dtype=np.float32):
-        """Pairs ``indices`` as network input and target: ``x`` (B, 1, f, f),
+        """Pairs ``indices`` as network input and target: ``x`` (B, 1, f + 2c, f + 2c),
         ``t`` (B, 1, F, F) = HR / 255, both ``dtype``."""
         indices = np.sort(np.asarray(indices))  # sorted reads are kinder to a memory map
         dtype = np.dtype(dtype).type
@@ -202,8 +223,10 @@ def resolve_cache_dir(cache_dir=None) -> Path:
 
 def open_cached(folder: Path) -> PatchSet:
     meta = json.loads((folder / "meta.json").read_text())
-    return PatchSet(np.load(folder / "lr.npy", mmap_mode="r"),
-                    np.load(folder / "hr.npy", mmap_mode="r"), meta, folder)
+    spec = PatchSpec(**{**meta["spec"], "downscales": tuple(meta["spec"]["downscales"]),
+                        "rotations": tuple(meta["spec"]["rotations"])})
+    return PatchSet(np.load(folder / "lr.npy", mmap_mode="r"), np.load(folder / "hr.npy", mmap_mode="r"),
+                    meta, folder, spec.target_offset)
 
 
 def prepare(files, spec: PatchSpec, cache_dir=None, log=print, label="") -> PatchSet:
@@ -218,7 +241,7 @@ def prepare(files, spec: PatchSpec, cache_dir=None, log=print, label="") -> Patc
         raise ValueError("no training images")
     cache_root = resolve_cache_dir(cache_dir)
     key = cache_key(files, spec)
-    name = f"x{spec.scale}_{spec.lr_size}-{spec.hr_size}_stride{spec.stride}_{key}"
+    name = f"x{spec.scale}_{spec.input_size}-{spec.hr_size}_stride{spec.stride}_{key}"
     folder = cache_root / name
     if (folder / "meta.json").is_file():
         pairs = open_cached(folder)
@@ -232,10 +255,11 @@ def prepare(files, spec: PatchSpec, cache_dir=None, log=print, label="") -> Patc
               for y in images]
     total = sum(map(sum, counts))
     if total == 0:
-        raise ValueError(f"no training pairs: every image is smaller than {spec.lr_size} LR "
+        raise ValueError(f"no training pairs: every image is smaller than {spec.input_size} LR "
                          f"pixels at x{spec.scale}")
-    f, F = spec.lr_size, spec.hr_size
-    log(f"preparing {total:,} training pairs {f}x{f} -> {F}x{F} (x{spec.scale}, stride {spec.stride}) "
+    f, F = spec.input_size, spec.hr_size
+    context = f", context {spec.context}" if spec.context else ""
+    log(f"preparing {total:,} training pairs {f}x{f} -> {F}x{F} (x{spec.scale}, stride {spec.stride}{context}) "
         f"from {len(files)} images{' of ' + label if label else ''} x {len(augmentations)} "
         f"augmentations ...")
     cache_root.mkdir(parents=True, exist_ok=True)
