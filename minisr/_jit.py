@@ -13,7 +13,10 @@ outer loop is a ``prange``) or :func:`serial_kernel` (small helpers).
   through it in a debugger; ``prange`` then behaves like ``range``.
 """
 
+import contextlib
 import os
+import sys
+import threading
 
 # Numba's OpenMP threads wait for work by sleeping, not spinning: on a 2-core machine a
 # spinning idle thread steals the core that another process (or NumPy's BLAS) needs,
@@ -36,5 +39,33 @@ def set_threads(count: int) -> None:
     maximum; this can only lower it)."""
     maximum = numba.config.NUMBA_NUM_THREADS
     if not 1 <= count <= maximum:
-        raise ValueError(f"threads must be between 1 and {maximum}, got {count}")
+        raise ValueError(f"--threads must be between 1 and {maximum}, got {count}")
     numba.set_num_threads(count)
+
+
+@contextlib.contextmanager
+def compile_notice(after: float = 1.0, stream=None):
+    """Say on stderr that Numba is compiling if the block takes longer than ``after``
+    seconds (only the first run of a program compiles; the machine code is cached)."""
+    stream = stream if stream is not None else sys.stderr
+
+    def notice():
+        print("compiling minisr's Numba kernels (first run only; cached for later runs) ...",
+              file=stream, flush=True)
+
+    timer = threading.Timer(after, notice)
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()
+
+
+def warm_up(model) -> None:
+    """Run ``model.infer`` once on a tiny image, compiling its kernels if needed (with a
+    notice), so that the real work starts at full speed."""
+    import numpy as np
+
+    with compile_notice():
+        model.infer(np.zeros((1, 1, 12, 12), dtype=model.dtype))

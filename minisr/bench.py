@@ -21,6 +21,7 @@ import numpy as np
 
 from .layers import mse_loss
 from .layers.base import pack, unpack
+from .layers import Deconv2d, PReLU
 from .model import FSRCNN
 
 
@@ -48,16 +49,41 @@ def layer_flops(layer, batch: int, packed_input: np.ndarray) -> float:
     return 2.0 * layer.macs_per_input_pixel() * h * length
 
 
+def inference_steps(model: FSRCNN):
+    """The steps of ``FSRCNN.infer``: (name, layer, fused PReLU or None)."""
+    steps, named = [], model.named_layers
+    index = 0
+    while index < len(named):
+        name, layer = named[index]
+        following = named[index + 1][1] if index + 1 < len(named) else None
+        if isinstance(following, PReLU) and not isinstance(layer, Deconv2d):
+            steps.append((name + "+prelu", layer, following))
+            index += 2
+        else:
+            steps.append((name, layer, None))
+            index += 1
+    return steps
+
+
 def profile_forward(model: FSRCNN, x: np.ndarray, repeat: int):
-    """Time each layer's forward pass on its real input (in the kernels' packed layout,
-    as ``FSRCNN.forward`` runs it). Returns rows and the time of the whole pass."""
-    model.forward(x)  # warm-up (compiles on first use)
-    total = median_time(lambda: model.forward(x), repeat)
+    """Time each step of ``FSRCNN.infer`` (a convolution with its fused PReLU) on its
+    real input, in the kernels' packed layout. Returns rows and the whole pass's time."""
+    model.infer(x)  # warm-up (compiles on first use)
+    total = median_time(lambda: model.infer(x), repeat)
     rows, batch, h = [], x.shape[0], pack(x)
-    for name, layer in model.named_layers:
-        seconds = median_time(lambda: layer.forward_packed(h, batch), repeat)
-        rows.append((name, seconds, layer_flops(layer, x.shape[0], h)))
-        h = layer.forward_packed(h, batch)
+    for name, layer, prelu in inference_steps(model):
+        if isinstance(layer, Deconv2d):
+            size = (model.scale * h.shape[1], model.scale * h.shape[2] // batch)
+            if model.config["deconv_border"] == "replicate":
+                size = (size[0] - 2 * model.scale, size[1] - 2 * model.scale)
+            run = lambda: layer.forward_packed(h, batch, output_size=size)  # noqa: E731
+        elif prelu is not None:
+            run = lambda: layer.forward_packed(h, batch, prelu=prelu)  # noqa: E731
+        else:
+            run = lambda: layer.forward_packed(h, batch)  # noqa: E731
+        seconds = median_time(run, repeat)
+        rows.append((name, seconds, layer_flops(layer, batch, h)))
+        h = run()
     return rows, total
 
 
@@ -132,7 +158,7 @@ def main(argv=None) -> None:
     x = rng.random((1, 1, args.lr_size, args.lr_size), dtype=np.float32)
     rows, total = profile_forward(model, x, args.repeat)
     flops = 2.0 * model.macs_per_lr_pixel() * args.lr_size ** 2
-    out = model.forward(x).shape[-1]
+    out = model.infer(x).shape[-1]
     print(format_table(f"Forward, LR {args.lr_size}x{args.lr_size} -> {out}x{out} "
                        f"({1 / total:.1f} images/s)", rows, total, flops))
     print()

@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageOps
 
+from ._jit import set_threads, warm_up
 from .color import rgb_to_ycbcr, round_half_up, ycbcr_to_rgb
 from .evaluate import load_model as load_weights_file
 from .evaluate import shipped_weights_path
@@ -448,16 +449,14 @@ def _setup(args):
     if args.output and args.format:
         raise ValueError("-o takes the format from its extension (e.g. -o out.jpg); drop --format")
     if args.threads is not None:
-        import numba
-        limit = numba.config.NUMBA_NUM_THREADS
-        if not 1 <= args.threads <= limit:
-            raise ValueError(f"--threads must be between 1 and {limit}, got {args.threads}")
-        numba.set_num_threads(args.threads)
+        set_threads(args.threads)  # ValueError with the allowed range
     if args.weights:
         model = load_model(args.model or args.weights, args.scale, args.weights if args.model else None)
     else:
         model = load_model(args.model or "fsrcnn", args.scale)
     files, problems = expand_inputs(args.inputs)
+    if files:
+        warm_up(model)  # compiles on the very first run, and says so
     if args.output:
         if len(files) + len(problems) != 1:
             raise ValueError(f"-o names one output file but the inputs give {len(files)} files; "
