@@ -53,48 +53,59 @@ def linear_kernel(scale):
 
 
 # ------------------------------------------------------------------ sizes
-def test_paper_sizes_and_default_strides():
-    sizes = {n: (PatchSpec.for_scale(n).lr_size, PatchSpec.for_scale(n).hr_size) for n in (2, 3, 4)}
-    assert sizes == {2: (10, 19), 3: (7, 19), 4: (6, 21)}
+def test_default_and_paper_sizes_and_strides():
+    def sizes(lr_size=None):
+        return {n: (PatchSpec.for_scale(n, lr_size).lr_size, PatchSpec.for_scale(n, lr_size).hr_size)
+                for n in (2, 3, 4)}
+
+    assert sizes("paper") == {2: (10, 19), 3: (7, 19), 4: (6, 21)}
+    assert sizes() == {2: (16, 31), 3: (11, 31), 4: (8, 29)}
     assert [PatchSpec.for_scale(n).stride for n in (2, 3, 4)] == [6, 4, 3]
-    assert PatchSpec.for_scale(3, lr_size=11).hr_size == 31
+    spec = PatchSpec.for_scale(3, lr_size=7, context=2)
+    assert (spec.input_size, spec.hr_size, spec.target_offset) == (11, 19, 6)
+    assert patches.full_context(m=4, scale=3) == 7 and patches.full_context(m=1, scale=2) == 5
 
 
 @given(h=st.integers(1, 80), w=st.integers(1, 80), scale=st.integers(2, 4),
-       f=st.integers(3, 12), stride=st.integers(1, 7))
-def test_pair_count_matches_extraction(h, w, scale, f, stride):
-    spec = PatchSpec(scale, f, stride)
+       f=st.integers(3, 12), stride=st.integers(1, 7), context=st.integers(0, 3))
+def test_pair_count_matches_extraction(h, w, scale, f, stride, context):
+    spec = PatchSpec(scale, f, stride, context=context)
     hr_y = smooth_image(h, w)
     if min(h, w) < scale:  # modcrop leaves nothing: no pairs
         assert pair_count((h, w), spec) == 0
         return
     lr, hr = extract_pairs(hr_y, spec)
     assert len(lr) == len(hr) == pair_count((h, w), spec)
-    assert lr.shape[1:] == (f, f) and hr.shape[1:] == (spec.hr_size, spec.hr_size)
+    size = f + 2 * context
+    assert lr.shape[1:] == (size, size) and hr.shape[1:] == (spec.hr_size, spec.hr_size)
     assert lr.dtype == np.float32 and hr.dtype == np.uint8
 
 
-def test_pairs_are_lr_windows_and_hr_crops_at_n_times_the_offset():
-    spec = PatchSpec(scale=3, lr_size=7, stride=4)
+@pytest.mark.parametrize("context", [0, 2])
+def test_pairs_are_lr_windows_and_hr_crops_at_n_times_the_offset(context):
+    spec = PatchSpec(scale=3, lr_size=7, stride=4, context=context)
     hr_y = smooth_image(64, 80)
     lr, hr = extract_pairs(hr_y, spec)
     hr_full = modcrop(hr_y, 3)
     lr_full = imresize(hr_full / 255.0, 1 / 3).astype(np.float32)
-    cols = (lr_full.shape[1] - 7) // 4 + 1
+    size, c = 7 + 2 * context, context
+    cols = (lr_full.shape[1] - size) // 4 + 1
     for index in (0, 1, cols, len(lr) - 1):
         y0, x0 = 4 * (index // cols), 4 * (index % cols)
-        np.testing.assert_array_equal(lr[index], lr_full[y0:y0 + 7, x0:x0 + 7])
-        np.testing.assert_array_equal(hr[index], hr_full[3 * y0:3 * y0 + 19, 3 * x0:3 * x0 + 19])
+        np.testing.assert_array_equal(lr[index], lr_full[y0:y0 + size, x0:x0 + size])
+        np.testing.assert_array_equal(hr[index], hr_full[3 * (y0 + c):3 * (y0 + c) + 19,
+                                                         3 * (x0 + c):3 * (x0 + c) + 19])
 
 
 # ------------------------------------------------------------------ alignment
 @pytest.mark.parametrize("scale", [2, 3, 4])
-def test_patch_forward_equals_full_image_forward_at_the_hr_crop(scale):
+@pytest.mark.parametrize("lr_size", ["paper", None])
+def test_patch_forward_equals_full_image_forward_at_the_hr_crop(scale, lr_size):
     """Any deconvolution: forward(LR patch at y0) row o' == forward(whole LR, exact) row
     n*y0 + o', wherever every LR pixel that reaches o' lies inside the patch."""
     rng = np.random.default_rng(scale)
     model = identity_trunk_model(scale, rng.normal(size=(9, 9)))
-    spec = PatchSpec.for_scale(scale)
+    spec = PatchSpec.for_scale(scale, lr_size)
     f, F, n = spec.lr_size, spec.hr_size, scale
     lr_full = rng.random((30, 34))
     full = model.forward(lr_full[None, None], exact_size=True)[0, 0]
@@ -106,6 +117,28 @@ def test_patch_forward_equals_full_image_forward_at_the_hr_crop(scale):
         assert patch.shape == (F, F)
         target = full[n * y0:n * y0 + F, n * x0:n * x0 + F]
         np.testing.assert_allclose(patch[inner, inner], target[inner, inner], rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("scale", [2, 3, 4])
+def test_with_full_context_the_trained_window_is_exactly_the_whole_image_output(scale):
+    """A real FSRCNN (random weights, zero padding): with ``full_context`` LR pixels
+    around, the output window at n*c equals the whole-image output over the HR target."""
+    model = FSRCNN(6, 3, 2, scale, seed=scale, dtype=np.float64)
+    for p in model.parameters():  # make the biases matter too
+        p.data[...] += 0.05
+    spec = PatchSpec(scale, lr_size=5, stride=3, downscales=(), rotations=(0,),
+                     context=patches.full_context(m=2, scale=scale))
+    hr_y = smooth_image(30 * scale, 33 * scale, seed=scale)
+    lr, hr = extract_pairs(hr_y, spec)
+    lr_full = imresize(modcrop(hr_y, scale) / 255.0, 1 / scale).astype(np.float32)  # as stored
+    full = model.forward(lr_full[None, None].astype(np.float64), exact_size=True)[0, 0]
+    out = model.forward(lr[:, None].astype(np.float64))[:, 0]
+    F, at = spec.hr_size, spec.target_offset
+    cols = (lr_full.shape[1] - spec.input_size) // 3 + 1
+    for index in (0, 1, cols + 1, len(lr) - 1):
+        y0, x0 = 3 * (index // cols) + spec.context, 3 * (index % cols) + spec.context
+        np.testing.assert_allclose(out[index, at:at + F, at:at + F],
+                                   full[scale * y0:scale * y0 + F, scale * x0:scale * x0 + F], rtol=1e-10, atol=1e-12)
 
 
 @pytest.mark.parametrize("scale", [2, 3, 4])

@@ -15,7 +15,7 @@ from minisr.imageio import write_image
 from minisr.training import loop
 from minisr.training.checkpoint import load_checkpoint
 
-TINY = ["--d", "8", "--s", "4", "--m", "1"]
+TINY = ["--d", "8", "--s", "4", "--m", "1", "--patch-size", "7"]
 
 
 def synthetic_image(h, w, seed):
@@ -208,6 +208,37 @@ def test_init_from_at_the_same_scale_keeps_every_weight(data, tmp_path):
         assert np.array_equal(p.data, q.data)
     with pytest.raises(train.UsageError, match="needs --init-from"):
         train.resolve_settings({"finetune": "deconv"})
+
+
+# ------------------------------------------------------------------ context
+def test_train_step_compares_only_the_target_window():
+    from minisr.layers import mse_loss
+    from minisr.optim import SGD
+
+    rng = np.random.default_rng(0)
+    x = rng.random((4, 1, 11, 11), dtype=np.float32)          # 7x7 sub-images + 2 of context
+    t = rng.random((4, 1, 19, 19), dtype=np.float32)          # their 19x19 targets
+    model, reference = FSRCNN(8, 4, 1, 3, seed=2), FSRCNN(8, 4, 1, 3, seed=2)
+    loss = loop.train_step(model, SGD(model.named_parameters(), lr=0.0, momentum=0.0), x, t, offset=6)
+    y = reference.forward(x)
+    expected, dwindow = mse_loss(y[:, :, 6:25, 6:25], t)
+    dy = np.zeros_like(y)
+    dy[:, :, 6:25, 6:25] = dwindow
+    reference.backward(dy)
+    assert loss == pytest.approx(expected)
+    for p, q in zip(model.parameters(), reference.parameters()):
+        np.testing.assert_allclose(p.grad, q.grad, rtol=1e-5, atol=1e-7)
+
+
+def test_context_and_patch_size_options(data, tmp_path, capsys):
+    assert train.main(cli(data, tmp_path / "full", "--steps", "3", "--context", "full", "--patch-size", "3",
+                          val=False)) == 0
+    assert "11x11 -> 7x7 (x3, stride 4, context 4)" in capsys.readouterr().out  # 2 + m + 4 // 3
+    assert train.main(cli(data, tmp_path / "paper", "--steps", "1", "--patch-size", "paper",
+                          val=False)) == 0
+    assert "7x7 -> 19x19" in capsys.readouterr().out
+    assert train.main(cli(data, tmp_path / "bad", "--context", "wide")) == 1
+    assert "--context must be" in capsys.readouterr().err
 
 
 # ------------------------------------------------------------------ usage errors
