@@ -126,6 +126,12 @@ class PatchSpec:
                    rotations=PAPER_ROTATIONS if augment else (0,), flips=bool(flips),
                    context=int(context))
 
+    def describe(self) -> str:
+        """``"11x11 -> 31x31 (x3, stride 4)"``, and the context if any."""
+        f, F = self.input_size, self.hr_size
+        context = f", context {self.context}" if self.context else ""
+        return f"{f}x{f} -> {F}x{F} (x{self.scale}, stride {self.stride}{context})"
+
     def augmentations(self) -> list:
         """``[(downscale, k, flip)]`` in the order the pairs are stored."""
         flips = (False, True) if self.flips else (False,)
@@ -259,7 +265,7 @@ def prepare(files, spec: PatchSpec, cache_dir=None, log=print, label="") -> Patc
     folder = cache_root / name
     if (folder / "meta.json").is_file():
         pairs = open_cached(folder)
-        log(f"training pairs: {len(pairs):,} cached in {folder}")
+        log(f"training pairs: {len(pairs):,} {spec.describe()} cached in {folder}")
         return pairs
 
     start = time.perf_counter()
@@ -272,8 +278,7 @@ def prepare(files, spec: PatchSpec, cache_dir=None, log=print, label="") -> Patc
         raise ValueError(f"no training pairs: every image is smaller than {spec.input_size} LR "
                          f"pixels at x{spec.scale}")
     f, F = spec.input_size, spec.hr_size
-    context = f", context {spec.context}" if spec.context else ""
-    log(f"preparing {total:,} training pairs {f}x{f} -> {F}x{F} (x{spec.scale}, stride {spec.stride}{context}) "
+    log(f"preparing {total:,} training pairs {spec.describe()} "
         f"from {len(files)} images{' of ' + label if label else ''} x {len(augmentations)} "
         f"augmentations ...")
     cache_root.mkdir(parents=True, exist_ok=True)
