@@ -24,6 +24,12 @@ from ..model import FSRCNN, read_npz
 FORMAT = "minisr-checkpoint-1"
 
 
+def current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def atomic_savez(path, arrays: dict) -> None:
     """``np.savez(path, **arrays)`` through a temporary file and a rename."""
     path = os.fspath(path)
@@ -34,6 +40,7 @@ def atomic_savez(path, arrays: dict) -> None:
             np.savez(f, **arrays)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~current_umask())  # mkstemp's 0600 -> what open() would give
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

@@ -10,6 +10,12 @@ The paper's recipe, one HR image at a time::
     LR sub-images f x f at LR offsets (y0, x0) = (k*a, k*b)    (stride k)
     HR sub-images F x F, F = n*f - n + 1, at HR offset (n*y0, n*x0)
 
+Sizes: f = 16, 11, 8 at x2, x3, x4 by default (HR 31, 31, 29; see
+:func:`default_lr_size` for why not the paper's 10, 7, 6, which ``"paper"`` selects).
+Optionally each LR sub-image carries ``c`` pixels of *context* on every side: the
+network sees (f + 2c)^2 pixels but only the F x F outputs over the central f x f
+enter the loss, so zero padding need not shape what it learns (``full_context``).
+
 Alignment (why the HR crop starts at ``n*y0``). The deconvolution stamps LR pixel
 ``i`` with tap ``u`` onto canvas row ``n*i + u`` and crops from 4, so output row
 ``o = n*i + u - 4``. At evaluation the whole LR image goes through
@@ -19,8 +25,10 @@ A patch whose first LR row is ``y0`` has local rows ``i' = i - y0``; its output 
 ``n*y0 + o'``, and the ``F = n*f - n + 1`` outputs of ``forward(patch)`` are
 ``HR[n*y0 : n*y0 + F]`` -- the same offset rule on both axes (tested in
 ``tests/test_patches.py`` with a network whose deconvolution interpolates linearly).
+With context the input starts c pixels earlier, so the target window of the output
+starts at ``n*c`` (:attr:`PatchSpec.target_offset`) and covers ``HR[n*(y0 + c) : ...]``.
 
-Storage: ``lr.npy`` (N, f, f) float32 and ``hr.npy`` (N, F, F) uint8 (HR pixels are
+Storage: ``lr.npy`` (N, f + 2c, f + 2c) float32, ``hr.npy`` (N, F, F) uint8 (HR pixels are
 whole Y levels, so uint8 loses nothing and is 4x smaller), plus ``meta.json``, in a
 folder of the cache dir named by a hash of everything that changes the pairs (the
 image bytes, scale, sizes, stride, augmentation, :data:`CACHE_VERSION`). The folder
