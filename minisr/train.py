@@ -99,7 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
     a("--gamma", type=float, metavar="G", help="step: decay factor [0.1]")
     a("--seed", type=int, metavar="SEED", help="seeds the initial weights and the batch order [0]")
     a = p.add_argument_group("run").add_argument
-    a("--out", metavar="DIR", help="run folder [runs/<model>_x<scale>]")
+    a("--out", metavar="DIR", help="run folder [runs/<model>_x<scale>, + _deconv for --finetune deconv]")
     a("--resume", action="store_true", help="continue the run in --out from its checkpoint")
     a("--overwrite", action="store_true", help="start again in an existing run folder")
     a("--val-every", type=int, metavar="K", help="validate (and save) every K steps [2000]")
@@ -188,20 +188,20 @@ def resolve_images(sets, data_dir=None, download=False) -> list:
     return files
 
 
-def prepare_out_dir(out: Path, resume: bool, overwrite: bool) -> None:
+def check_out_dir(out: Path, resume: bool, overwrite: bool) -> list:
+    """Refuse to reuse a run folder without --resume or --overwrite; returns the run
+    files that --overwrite will delete (only once the data is ready)."""
     existing = [name for name in RUN_FILES if (out / name).exists()]
     if resume and overwrite:
         raise UsageError("--resume and --overwrite contradict each other")
     if resume:
         if not (out / "checkpoint.npz").exists():
             raise UsageError(f"nothing to resume: {out / 'checkpoint.npz'} does not exist")
-        return
+        return []
     if existing and not overwrite:
         raise UsageError(f"{out} already holds a training run ({', '.join(existing)}); "
                          "continue it with --resume, start again with --overwrite, or choose another --out")
-    for name in existing:
-        (out / name).unlink()
-    out.mkdir(parents=True, exist_ok=True)
+    return existing
 
 
 def build_model(settings) -> FSRCNN:
@@ -245,9 +245,11 @@ def describe(settings, model, optimizer, pairs, total_steps) -> str:
 def train(given: dict, command: str = "python -m minisr.train") -> int:
     start = time.perf_counter()
     default_out = f"runs/{model_name(*model_dims(given))}_x{given.get('scale', DEFAULTS['scale'])}"
+    if given.get("finetune") == "deconv":
+        default_out += "_deconv"
     out = Path(given.get("out") or default_out)
     resume, overwrite = given.pop("resume", False), given.pop("overwrite", False)
-    prepare_out_dir(out, resume, overwrite)
+    stale = check_out_dir(out, resume, overwrite)
     checkpoint = load_checkpoint(out / "checkpoint.npz") if resume else None
     settings, run = resolve_settings(given, checkpoint.state["settings"] if checkpoint else None)
 
@@ -275,6 +277,9 @@ def train(given: dict, command: str = "python -m minisr.train") -> int:
     if settings["val"]:
         validator = Validator(resolve_images(settings["val"], run["data_dir"], run["download"]),
                               settings["scale"])
+    out.mkdir(parents=True, exist_ok=True)
+    for name in stale:
+        (out / name).unlink()
     (out / "settings.json").write_text(json.dumps({**settings, "total_steps": total_steps}, indent=1))
 
     trainer = Trainer(model, optimizer, schedule, pairs, settings, out, validator,
