@@ -74,7 +74,8 @@ def build_parser() -> argparse.ArgumentParser:
     a("--data-dir", metavar="DIR", help="folder of datasets [$MINISR_DATA or ~/.cache/minisr]; "
       "this and the run options below are kept by --resume unless given again")
     a("--download", action="store_true", help="download missing registry datasets")
-    a("--cache-dir", metavar="DIR", help="where prepared pairs are kept [$MINISR_PATCH_CACHE or ~/.cache/minisr/patches]")
+    a("--cache-dir", metavar="DIR",
+      help="where prepared pairs are kept [$MINISR_PATCH_CACHE or ~/.cache/minisr/patches]")
     a("--patch-size", metavar="F", help="LR sub-image side f (HR side n*f-n+1) [x2 16, x3 11, x4 8]; "
       "'paper': the paper's x2 10, x3 7, x4 6")
     a("--stride", type=int, metavar="K", help="LR stride between sub-images [round(12/scale)]")
@@ -160,7 +161,8 @@ def check(settings, run) -> None:
     if run["steps"] is not None and run["epochs"] is not None:
         raise UsageError("give --steps or --epochs, not both")
     if not (settings["patch_size"] in (None, "paper") or str(settings["patch_size"]).isdigit()):
-        raise UsageError(f"--patch-size must be a number of LR pixels or 'paper', not {settings['patch_size']!r}")
+        raise UsageError(f"--patch-size must be a number of LR pixels or 'paper', "
+                         f"not {settings['patch_size']!r}")
     if not (settings["context"] == "full" or str(settings["context"]).isdigit()):
         raise UsageError(f"--context must be a number of LR pixels or 'full', not {settings['context']!r}")
     if settings["finetune"] == "deconv" and not settings["init_from"]:
@@ -305,7 +307,8 @@ def train(given: dict, command: str = "python -m minisr.train") -> int:
         trainer.say(f"finished {step:,} steps in {elapsed / 60:.1f} min of training{best_text}")
         return 0
     why = "interrupted" if outcome == "interrupted" else "time limit reached"
-    trainer.say(f"{why} at step {step:,} of {total_steps:,}: checkpoint saved{best_text}; continue with: {again}")
+    trainer.say(f"{why} at step {step:,} of {total_steps:,}: checkpoint saved{best_text}; "
+                f"continue with: {again}")
     return EXIT_INTERRUPTED if outcome == "interrupted" else 0
 
 

@@ -38,7 +38,10 @@ def cosine(total_steps: int, final: float = 0.0):
     """Half a cosine from 1 at step 0 down to ``final`` at ``total_steps`` (then flat)."""
     if total_steps < 1:
         raise ValueError(f"total_steps must be >= 1, got {total_steps}")
-    return lambda step: final + (1.0 - final) * 0.5 * (1.0 + math.cos(math.pi * min(step, total_steps) / total_steps))
+    def factor(step):
+        progress = min(step, total_steps) / total_steps
+        return final + (1.0 - final) * 0.5 * (1.0 + math.cos(math.pi * progress))
+    return factor
 
 
 def with_warmup(schedule, warmup_steps: int):

@@ -246,7 +246,8 @@ class Trainer:
                     step, done = self.state["step"], self.state["step"] >= total_steps
                     losses.append(loss)
                     smooth = loss if smooth is None else 0.98 * smooth + 0.02 * loss
-                    bar.update(1, note=f"step {step}  loss {smooth:.3e}  lr {self.optimizer.groups[0]['lr']:.2e}")
+                    lr = self.optimizer.groups[0]["lr"]
+                    bar.update(1, note=f"step {step}  loss {smooth:.3e}  lr {lr:.2e}")
                     self.state["elapsed"] = elapsed + time.perf_counter() - clock
                     validate = self.validator is not None and val_every and (step % val_every == 0 or done)
                     if validate or step % log_every == 0 or done:
