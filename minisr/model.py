@@ -169,19 +169,24 @@ class FSRCNN:
         self._batch = None  # the layers' caches do not belong to one forward pass
         return unpack(y, batch)
 
-    def backward(self, dout: np.ndarray, input_grad: bool = True):
+    def backward(self, dout: np.ndarray, input_grad: bool = True, stop_at: int = 0):
         """Back-propagate ``dL/dy`` (shape of the last output); accumulates every
-        parameter's ``.grad`` and returns ``dL/dx`` (N, 1, H, W) (``None`` with
-        ``input_grad=False``, which skips the first layer's input gradient: training
-        does not need it).
+        parameter's ``.grad`` and returns ``dL/dx`` (N, 1, H, W).
+
+        ``input_grad=False`` skips the first layer's input gradient (training does not
+        need it) and returns None. ``stop_at=k`` (with ``input_grad=False``) goes back
+        only through ``layers[k:]``: fine-tuning the deconvolution alone needs only
+        ``stop_at=len(layers) - 1``.
 
         The whole engine: ``for layer in reversed(layers): d = layer.backward(d)``.
         """
         if self._batch is None:
             raise RuntimeError(f"{self!r}: backward() called before forward()")
+        if stop_at and input_grad:
+            raise ValueError("stop_at > 0 leaves no input gradient: pass input_grad=False")
         d = pack(check_gradient(dout, self._out_shape, self.dtype, repr(self)))
-        for index in reversed(range(len(self.layers))):
-            d = self.layers[index].backward_packed(d, input_grad=index > 0 or input_grad)
+        for index in reversed(range(stop_at, len(self.layers))):
+            d = self.layers[index].backward_packed(d, input_grad=index > stop_at or input_grad)
         return unpack(d, self._batch) if input_grad else None
 
     __call__ = forward
@@ -230,7 +235,10 @@ class FSRCNN:
         arrays["__config__"] = np.array(json.dumps(self.config))
         folder = os.path.dirname(os.path.abspath(path))
         fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".npz")
+        umask = os.umask(0)
+        os.umask(umask)
         try:
+            os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes the file private; weights are not
             with os.fdopen(fd, "wb") as f:
                 np.savez(f, **arrays)
                 f.flush()

@@ -136,3 +136,25 @@ def test_backward_leaves_the_upstream_gradient_untouched():
     dx = model.backward(dy)
     np.testing.assert_array_equal(dy, saved)
     assert dx.shape == x.shape and dx.dtype == np.float32
+
+
+def test_backward_can_stop_at_a_layer():
+    """stop_at=k: layers[k:] get the same gradients as a full backward, earlier ones none."""
+    rng = np.random.default_rng(10)
+    model = FSRCNN(4, 3, 1, 3, seed=0)
+    x = rng.random((2, 1, 5, 5)).astype(np.float32)
+    dy = rng.normal(size=model.forward(x).shape).astype(np.float32)
+    model.zero_grad()
+    model.backward(dy)
+    full = [p.grad.copy() for p in model.parameters()]
+    last = len(model.layers) - 1
+    model.zero_grad()
+    model.forward(x)
+    assert model.backward(dy, input_grad=False, stop_at=last) is None
+    for g, (name, p) in zip(full, model.named_parameters()):
+        if name.startswith("deconv."):
+            np.testing.assert_array_equal(p.grad, g)
+        else:
+            assert not p.grad.any(), name
+    with pytest.raises(ValueError, match="input_grad=False"):
+        model.backward(dy, stop_at=last)

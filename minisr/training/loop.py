@@ -51,8 +51,9 @@ def train_step(model, optimizer, x, t, offset: int = 0) -> float:
 
     The target ``t`` (B, 1, F, F) is compared with the output window that starts
     ``offset`` rows and columns in (0 unless the inputs carry context); the rest of
-    the output gets zero gradient. Frozen parameters (in no optimiser group) still
-    receive gradients; the optimiser just leaves them alone.
+    the output gets zero gradient. Layers before the first trainable one are skipped
+    by the backward pass; frozen parameters after it still receive gradients, which the
+    optimiser leaves alone.
     """
     model.zero_grad()
     y = model.forward(x)
@@ -65,9 +66,20 @@ def train_step(model, optimizer, x, t, offset: int = 0) -> float:
     else:
         dy = np.zeros_like(y)
         dy[window] = dwindow
-    model.backward(dy, input_grad=False)  # the gradient w.r.t. the LR input is not needed
+    # No gradient w.r.t. the LR input, and none for layers before the first trainable one
+    # (fine-tuning the deconvolution alone back-propagates through it only).
+    model.backward(dy, input_grad=False, stop_at=first_trainable_layer(model, optimizer))
     optimizer.step()
     return loss
+
+
+def first_trainable_layer(model, optimizer) -> int:
+    """Index of the first layer with a parameter that ``optimizer`` updates."""
+    trainable = {id(p) for group in optimizer.groups for _, p in group["params"]}
+    for index, layer in enumerate(model.layers):
+        if any(id(p) in trainable for p in layer.parameters()):
+            return index
+    return len(model.layers) - 1
 
 
 def truncate_log(path, step: int) -> None:
