@@ -46,14 +46,15 @@ FILTER_BLOCK = 4  # filters computed together by the fast kernels
 # ----------------------------------------------------------------------- fast kernels
 @kernel
 def forward_stride1(xp, w, b, batch, slopes):
-    """Stride-1 convolution. xp (C, Hp, Wp*N), w (F, C, K, K) with F a multiple of 4,
-    b (F,) -> out (F, Hp - K + 1, (Wp - K + 1)*N).
+    """Stride-1 convolution. xp (C, Hp, Wp*N), w (F, C, K, K), b (F,)
+    -> out (F, Hp - K + 1, (Wp - K + 1)*N).
 
     ``slopes`` fuses a PReLU into the pass (inference): length F (per channel) or 1
     (shared) applies ``out = out if out > 0 else a * out`` to each finished row while it
     is still in cache; length 0 leaves the output linear.
 
-    Tasks are (group of 4 filters, output row). For each input row ``xp[c, y + i]``
+    Tasks are (output row, group of 4 filters), then (output row, one of the last
+    F % 4 filters). For each input row ``xp[c, y + i]``
     the taps j, j+1, j+2 are applied in one sweep: ``out[f, y, x] += w[f,c,i,j] *
     src[x + j*N] + ...`` for the 4 filters, the shifted rows taken as slices so the
     loop indexes from 0 (Numba then skips its negative-index check and vectorises).
@@ -103,6 +104,32 @@ def forward_stride1(xp, w, b, batch, slopes):
         if slopes.shape[0] > 0:
             for k in range(FILTER_BLOCK):
                 apply_prelu(out[f + k, y], slopes[0] if slopes.shape[0] == 1 else slopes[f + k])
+    tail = filters - groups * FILTER_BLOCK
+    for task in prange(out_h * tail):  # the last F % 4 filters, one at a time
+        y = task // tail
+        f = groups * FILTER_BLOCK + task % tail
+        row = out[f, y]
+        row[:] = b[f]
+        for c in range(channels):
+            for i in range(ksize):
+                src = xp[c, y + i]
+                j = 0
+                while j + 3 <= ksize:
+                    a0, b0, c0 = w[f, c, i, j], w[f, c, i, j + 1], w[f, c, i, j + 2]
+                    s0 = src[j * batch:]
+                    s1 = src[(j + 1) * batch:]
+                    s2 = src[(j + 2) * batch:]
+                    for x in range(out_len):
+                        row[x] += a0 * s0[x] + b0 * s1[x] + c0 * s2[x]
+                    j += 3
+                while j < ksize:
+                    a0 = w[f, c, i, j]
+                    s0 = src[j * batch:]
+                    for x in range(out_len):
+                        row[x] += a0 * s0[x]
+                    j += 1
+        if slopes.shape[0] > 0:
+            apply_prelu(row, slopes[0] if slopes.shape[0] == 1 else slopes[f])
     return out
 
 
@@ -223,17 +250,6 @@ def flip_transpose(w):
     return np.ascontiguousarray(w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3))
 
 
-def _pad_filters(w, b, slopes):
-    """Pad F up to a multiple of FILTER_BLOCK with zero filters (and their slopes)."""
-    extra = -w.shape[0] % FILTER_BLOCK
-    if extra:
-        w = np.concatenate([w, np.zeros((extra,) + w.shape[1:], w.dtype)])
-        b = np.concatenate([b, np.zeros(extra, b.dtype)])
-        if slopes.shape[0] > 1:
-            slopes = np.concatenate([slopes, np.zeros(extra, slopes.dtype)])
-    return w, b, slopes
-
-
 def _zero_pad(x, pad, batch):
     c, h, length = x.shape
     out = np.zeros((c, h + 2 * pad, length + 2 * pad * batch), x.dtype)
@@ -242,11 +258,8 @@ def _zero_pad(x, pad, batch):
 
 
 def _forward_any_filters(xp, w, b, batch, slopes=None):
-    filters = w.shape[0]
     slopes = np.zeros(0, xp.dtype) if slopes is None else np.ascontiguousarray(slopes, xp.dtype)
-    w, b, slopes = _pad_filters(np.ascontiguousarray(w), np.ascontiguousarray(b), slopes)
-    out = forward_stride1(xp, w, b, batch, slopes)
-    return out[:filters] if out.shape[0] != filters else out
+    return forward_stride1(xp, np.ascontiguousarray(w), np.ascontiguousarray(b), batch, slopes)
 
 
 def _weight_grad_any_filters(dout, xp, ksize, batch):
