@@ -189,11 +189,13 @@ def space_to_depth(x, stride, batch):
     for task in prange(channels * height):
         c = task // height
         y = task % height
-        for q in range(width):
-            dst = out[(c * stride + y % stride) * stride + q % stride, y // stride]
-            start = (q // stride) * batch
-            for n in range(batch):
-                dst[start + n] = x[c, y, q * batch + n]
+        src = x[c, y]
+        for px in range(min(stride, width)):  # columns px, px + s, px + 2s, ...
+            dst = out[(c * stride + y % stride) * stride + px, y // stride]
+            for big_x in range((width - px + stride - 1) // stride):
+                q = stride * big_x + px
+                for n in range(batch):
+                    dst[big_x * batch + n] = src[q * batch + n]
     return out
 
 
@@ -211,14 +213,17 @@ def depth_to_space(x, stride, batch, height, width, offset):
         sy = y + offset
         if sy // stride >= sub_h:
             continue  # past the sub-pixel grid: stays zero
-        for q in range(width):
-            sq = q + offset
-            if sq // stride >= sub_w:
-                break
-            src = x[(c * stride + sy % stride) * stride + sq % stride, sy // stride]
-            start = (sq // stride) * batch
-            for n in range(batch):
-                out[c, y, q * batch + n] = src[start + n]
+        dst = out[c, y]
+        for px in range(stride):  # source phase px fills columns q with (q + offset) % s == px
+            src = x[(c * stride + sy % stride) * stride + px, sy // stride]
+            q = (px - offset) % stride
+            big_x = (q + offset) // stride
+            count = min((width - q + stride - 1) // stride, sub_w - big_x)
+            for k in range(count):  # output pixel q + s*k <- phase pixel big_x + k
+                start = (q + stride * k) * batch
+                first = (big_x + k) * batch
+                for n in range(batch):
+                    dst[start + n] = src[first + n]
     return out
 
 
