@@ -137,7 +137,8 @@ def resolve_settings(given: dict, saved=None):
         settings["d"], settings["s"], settings["m"] = model_dims(given)
         settings["model_name"] = model_name(settings["d"], settings["s"], settings["m"])
     else:
-        settings = dict(saved)
+        # Settings added to minisr after the run began take their defaults.
+        settings = {**DEFAULTS, **saved}
         for key, value in given.items():
             if key in DEFAULTS and value != settings.get(key):
                 raise UsageError(f"--{key.replace('_', '-')} {value} differs from the resumed run's "

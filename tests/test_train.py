@@ -282,3 +282,13 @@ def test_multiscale_runs_the_trunk_once_and_matches_each_model(tmp_path):
     models[1].layers[0].weight.data[0, 0, 0, 0] += 1.0
     with pytest.raises(ValueError, match="differ in feature.weight"):
         MultiScaleFSRCNN.from_models(models)
+
+
+def test_resume_fills_settings_added_after_the_run_began():
+    """A run folder written before an option existed still resumes, with its default."""
+    from minisr.train import DEFAULTS, resolve_settings
+
+    fresh, _ = resolve_settings({})
+    old = {k: v for k, v in fresh.items() if k != "context"}
+    settings, _ = resolve_settings({}, saved=old)
+    assert settings["context"] == DEFAULTS["context"]
