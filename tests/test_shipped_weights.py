@@ -1,0 +1,44 @@
+"""The weights shipped in minisr/weights load, match their names, and beat bicubic."""
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import minisr
+from minisr import FSRCNN
+from minisr.evaluate import SHIPPED_WEIGHTS
+
+FILES = sorted(Path(SHIPPED_WEIGHTS).glob("*.npz"))
+DIMS = {"fsrcnn": (56, 12, 4), "fsrcnn-s": (32, 5, 1)}
+
+
+def test_weights_are_shipped():
+    assert FILES, f"no weights in {SHIPPED_WEIGHTS}"
+
+
+@pytest.mark.parametrize("path", FILES, ids=[p.name for p in FILES])
+def test_shipped_file_matches_its_name(path):
+    method, scale = re.fullmatch(r"(fsrcnn(?:-s)?)_x(\d)\.npz", path.name).groups()
+    model = FSRCNN.load(path)
+    assert (model.d, model.s, model.m) == DIMS[method]
+    assert model.scale == int(scale)
+    assert all(np.isfinite(p.data).all() for p in model.parameters())
+
+
+@pytest.mark.parametrize("path", FILES, ids=[p.name for p in FILES])
+def test_shipped_model_beats_bicubic_on_a_synthetic_image(path):
+    from minisr.protocol import bicubic_upscale, evaluate_pair
+    from minisr.resize import imresize
+
+    scale = FSRCNN.load(path).scale
+    yy, xx = np.mgrid[0:96, 0:96]
+    disk = (yy - 50) ** 2 + (xx - 40) ** 2 < 30 ** 2
+    bars = (xx // 7) % 2 == 0
+    hr = 0.2 + 0.5 * disk + 0.2 * (bars & (yy < 30))  # sharp edges, where SR beats bicubic
+    hr = imresize(hr, 1.0)  # exact grey levels in [0, 1]
+    hr = np.round(np.clip(hr, 0, 1) * 255) / 255
+    lr = imresize(hr, 1 / scale)
+    ours = minisr.upscale(lr, scale=scale, model=str(path))
+    assert evaluate_pair(ours, hr, scale)[0] > evaluate_pair(bicubic_upscale(lr, scale), hr, scale)[0]
