@@ -57,7 +57,8 @@ def main():
     for method, dataset, scale, psnr, ssim, paper in rows:
         lines.append(f"| {method} | {dataset} | x{scale} | {psnr:.2f} | {ssim:.4f} | {paper:.2f} | {psnr - paper:+.2f} |")
     lines += ["", "Weights and the commands that trained them (run folders in `experiments/runs/`, "
-              "with `log.csv`: loss and Set5 PSNR against the number of backprops):", ""] + sources
+              "with `log.csv`: loss and Set5 PSNR against the number of backprops; `fsrcnn_x3` ran in two "
+              "chunks, the second `python -m minisr.train --out experiments/runs/fsrcnn_x3 --resume`):", ""] + sources
     Path(args.out).write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
