@@ -10,7 +10,6 @@ files given with ``--weights``) and each run's ``settings.json`` / ``train.log``
 
 import argparse
 import datetime
-import json
 from pathlib import Path
 
 from minisr.evaluate import evaluate, shipped_weights_path

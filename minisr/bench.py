@@ -120,7 +120,7 @@ def profile_training_step(model: FSRCNN, x: np.ndarray, target: np.ndarray, repe
 
 
 def format_table(title: str, rows, total: float, total_flops: float) -> str:
-    lines = [title, "", f"| layer | ms | GFLOP | GFLOP/s |", "|---|---:|---:|---:|"]
+    lines = [title, "", "| layer | ms | GFLOP | GFLOP/s |", "|---|---:|---:|---:|"]
     for name, seconds, flops in rows:
         rate = f"{flops / seconds / 1e9:.1f}" if flops else "-"
         lines.append(f"| {name} | {seconds * 1e3:.2f} | {flops / 1e9:.3f} | {rate} |")
