@@ -26,9 +26,10 @@ sys.path.insert(0, str(REPO))
 
 import numba  # noqa: E402
 
-from minisr import FSRCNN, mse_loss  # noqa: E402
+from minisr import FSRCNN  # noqa: E402
 from minisr.bench import gemm_gflops, median_time  # noqa: E402
 from minisr.optim import SGD, param_groups  # noqa: E402
+from minisr.training.parallel import DataParallel  # noqa: E402
 
 try:
     import torch
@@ -107,14 +108,17 @@ def minisr_train_time(batch, patch, repeat):
     x = rng.random((batch, 1, patch, patch), dtype=np.float32)
     target = rng.random((batch, 1, 3 * patch - 2, 3 * patch - 2), dtype=np.float32)
 
+    parallel = DataParallel(model, numba.get_num_threads())  # as python -m minisr.train runs it
+
     def step():
-        model.zero_grad()
-        _, dy = mse_loss(model.forward(x), target)
-        model.backward(dy, input_grad=False)
+        parallel.gradients(x, target)
         opt.step()
 
     step()
-    return median_time(step, repeat)
+    try:
+        return median_time(step, repeat)
+    finally:
+        parallel.close()
 
 
 def test_set_times(data_dir, repeat_small):

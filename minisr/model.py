@@ -109,6 +109,17 @@ class FSRCNN:
         for p in self.parameters():
             p.zero_grad()
 
+    def replica(self) -> "FSRCNN":
+        """A model with the same configuration that *shares* this one's weight arrays
+        (each parameter's ``.data`` is the same array object, so updating one updates
+        both) but has its own gradients and layer caches: one per worker thread in
+        data-parallel training (``minisr/training/parallel.py``)."""
+        twin = FSRCNN(**self.config, dtype=self.dtype)
+        for mine, theirs in zip(self.parameters(), twin.parameters()):
+            theirs.data = mine.data
+            theirs.grad = np.zeros_like(mine.data)
+        return twin
+
     @property
     def dtype(self):
         return self.layers[0].weight.data.dtype

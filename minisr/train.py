@@ -25,6 +25,9 @@ import sys
 import time
 from pathlib import Path
 
+import numba
+
+from ._jit import set_threads
 from .data import DatasetError, dataset_files, get_dataset
 from .data.registry import IMAGE_SUFFIXES
 from .model import FSRCNN, read_npz
@@ -109,6 +112,8 @@ def build_parser() -> argparse.ArgumentParser:
     a("--time-limit", type=float, metavar="MINUTES", help="save and stop after this many minutes "
       "(kept by --resume; 0: none)")
     a("--no-progress", dest="progress", action="store_false", help="no progress display")
+    a("--threads", type=int, metavar="N", help="cores to use: each batch is split across N worker "
+      "threads (the same N gives the same weights bit for bit) [$NUMBA_NUM_THREADS or all]")
     return p
 
 
@@ -239,7 +244,9 @@ def build_optimizer(settings, model):
 def describe(settings, model, optimizer, pairs, total_steps) -> str:
     lrs = ", ".join(f"{g['name']} {g['base_lr']:g}" for g in optimizer.groups)
     frozen = "  (trunk frozen: training the deconvolution only)" if settings["finetune"] == "deconv" else ""
-    return (f"{model!r}: {model.weight_count():,} weights{frozen}\n"
+    workers = numba.get_num_threads()
+    threads = f"each batch split across {workers} worker threads" if workers > 1 else "1 thread"
+    return (f"{model!r}: {model.weight_count():,} weights{frozen}; {threads}\n"
             f"{settings['optimizer']} ({lrs}), {settings['schedule']} schedule, batch {settings['batch_size']}, "
             f"{total_steps:,} steps = {total_steps * settings['batch_size'] / len(pairs):.1f} epochs "
             f"of {len(pairs):,} pairs")
@@ -252,6 +259,12 @@ def train(given: dict, command: str = "python -m minisr.train") -> int:
         default_out += "_deconv"
     out = Path(given.get("out") or default_out)
     resume, overwrite = given.pop("resume", False), given.pop("overwrite", False)
+    threads = given.pop("threads", None)
+    if threads is not None:
+        try:
+            set_threads(threads)
+        except ValueError as error:
+            raise UsageError(str(error)) from None
     stale = check_out_dir(out, resume, overwrite)
     checkpoint = load_checkpoint(out / "checkpoint.npz") if resume else None
     settings, run = resolve_settings(given, checkpoint.state["settings"] if checkpoint else None)
@@ -286,7 +299,8 @@ def train(given: dict, command: str = "python -m minisr.train") -> int:
     (out / "settings.json").write_text(json.dumps({**settings, "total_steps": total_steps}, indent=1))
 
     trainer = Trainer(model, optimizer, schedule, pairs, settings, out, validator,
-                      state=checkpoint.state if checkpoint else None, progress=run["progress"])
+                      state=checkpoint.state if checkpoint else None, progress=run["progress"],
+                      workers=numba.get_num_threads())
     step = trainer.state["step"]
     trainer.say(f"{f'resuming at step {step:,}' if checkpoint else 'starting'} in {out}: {command}")
     for line in describe(settings, model, optimizer, pairs, total_steps).splitlines():
@@ -295,7 +309,10 @@ def train(given: dict, command: str = "python -m minisr.train") -> int:
         trainer.say(f"already finished ({step:,} steps); raise --steps to train longer")
         return 0
     deadline = start + 60 * run["time_limit"] if run["time_limit"] else None
-    outcome = trainer.run(total_steps, run["val_every"], run["save_every"], run["log_every"], deadline)
+    try:
+        outcome = trainer.run(total_steps, run["val_every"], run["save_every"], run["log_every"], deadline)
+    finally:
+        trainer.close()
 
     step, best = trainer.state["step"], trainer.state["best"]
     again = f"python -m minisr.train --out {shlex.quote(str(out))} --resume"

@@ -29,18 +29,25 @@ def prelu_forward(x, slopes):
         start = (task % blocks) * PIXEL_BLOCK
         stop = min(start + PIXEL_BLOCK, pixels)
         slope = slopes[0] if shared else slopes[c]
-        for p in range(start, stop):
-            v = x[c, p]
-            out[c, p] = v if v > 0 else slope * v
+        src, dst = x[c, start:stop], out[c, start:stop]
+        for p in range(stop - start):
+            v = src[p]
+            dst[p] = v if v > 0 else slope * v
     return out
 
 
 @kernel
 def prelu_backward(x, slopes, dout):
-    """x, dout (C, P) -> (dx (C, P), dslopes with the shape of ``slopes``)."""
+    """x, dout (C, P) -> (dx (C, P), dslopes with the shape of ``slopes``).
+
+    Written without branches (both sides of each ``if`` are selects) and with one
+    partial sum per task in the data's precision, so that the loop vectorises: an
+    ``if`` around a float64 accumulation made this kernel 40x slower.
+    """
     channels, pixels = x.shape
     shared = slopes.shape[0] == 1
     dx = np.empty_like(dout)
+    zero = np.zeros(1, dtype=x.dtype)[0]
     blocks = (pixels + PIXEL_BLOCK - 1) // PIXEL_BLOCK
     partial = np.zeros(channels * blocks, dtype=np.float64)  # one sum per task, no races
     for task in prange(channels * blocks):
@@ -48,15 +55,14 @@ def prelu_backward(x, slopes, dout):
         start = (task % blocks) * PIXEL_BLOCK
         stop = min(start + PIXEL_BLOCK, pixels)
         slope = slopes[0] if shared else slopes[c]
-        total = 0.0
-        for p in range(start, stop):
-            v = x[c, p]
-            g = dout[c, p]
-            if v > 0:
-                dx[c, p] = g
-            else:
-                dx[c, p] = slope * g
-                total += g * v
+        src, grad, dst = x[c, start:stop], dout[c, start:stop], dx[c, start:stop]
+        total = zero  # at most PIXEL_BLOCK terms; the blocks are added in float64 below
+        for p in range(stop - start):
+            v = src[p]
+            g = grad[p]
+            positive = v > 0
+            dst[p] = g if positive else slope * g
+            total += zero if positive else g * v
         partial[task] = total
     per_channel = partial.reshape(channels, blocks).sum(axis=1)
     dslopes = np.empty_like(slopes)

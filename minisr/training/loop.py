@@ -38,37 +38,33 @@ from pathlib import Path
 import numpy as np
 
 from ..evaluate import super_resolve
-from ..layers import mse_loss
 from ..progress import Progress
 from ..protocol import evaluate_pair, load_test_pair
 from .checkpoint import save_checkpoint
+from .parallel import DataParallel, batch_gradients
 
 LOG_COLUMNS = ["step", "backprops", "epoch", "lr", "loss", "val_psnr", "val_ssim", "wall_s"]
 
 
-def train_step(model, optimizer, x, t, offset: int = 0) -> float:
+def train_step(model, optimizer, x, t, offset: int = 0, parallel=None) -> float:
     """One minibatch update; returns the loss. A non-finite loss updates nothing.
 
     The target ``t`` (B, 1, F, F) is compared with the output window that starts
     ``offset`` rows and columns in (0 unless the inputs carry context); the rest of
     the output gets zero gradient. Layers before the first trainable one are skipped
     by the backward pass; frozen parameters after it still receive gradients, which the
-    optimiser leaves alone.
+    optimiser leaves alone. ``parallel``: a :class:`~minisr.training.parallel.DataParallel`
+    for ``model`` that splits the batch across worker threads.
     """
-    model.zero_grad()
-    y = model.forward(x)
-    window = (Ellipsis, slice(offset, offset + t.shape[2]), slice(offset, offset + t.shape[3]))
-    loss, dwindow = mse_loss(y[window], t)
-    if not math.isfinite(loss):
-        return loss
-    if dwindow.shape == y.shape:
-        dy = dwindow
-    else:
-        dy = np.zeros_like(y)
-        dy[window] = dwindow
     # No gradient w.r.t. the LR input, and none for layers before the first trainable one
     # (fine-tuning the deconvolution alone back-propagates through it only).
-    model.backward(dy, input_grad=False, stop_at=first_trainable_layer(model, optimizer))
+    stop_at = first_trainable_layer(model, optimizer)
+    if parallel is None:
+        loss = batch_gradients(model, x, t, offset, stop_at)
+    else:
+        loss = parallel.gradients(x, t, offset, stop_at)
+    if not math.isfinite(loss):
+        return loss
     optimizer.step()
     return loss
 
@@ -146,8 +142,10 @@ class Trainer:
     """
 
     def __init__(self, model, optimizer, schedule, pairs, settings: dict, out_dir,
-                 validator=None, state=None, progress: bool = True):
+                 validator=None, state=None, progress: bool = True, workers: int = 1):
         self.model, self.optimizer, self.schedule, self.pairs = model, optimizer, schedule, pairs
+        # workers > 1: each batch is split across that many threads (training/parallel.py)
+        self.parallel = DataParallel(model, workers) if workers > 1 else None
         self.settings = settings
         self.batch_size = int(settings["batch_size"])
         self.batches_per_epoch = len(pairs) // self.batch_size
@@ -165,6 +163,11 @@ class Trainer:
             self.order = self.rng.permutation(len(pairs))
             truncate_log(self.out / "log.csv", self.state["step"])
         self._bar = None
+
+    def close(self) -> None:
+        """Stop the worker threads (if any)."""
+        if self.parallel is not None:
+            self.parallel.close()
 
     # ------------------------------------------------------------------ output
     def say(self, message: str) -> None:
@@ -227,7 +230,8 @@ class Trainer:
         self.optimizer.set_lr_factor(self.schedule(self.state["step"]))
         x, t = self.next_batch()
         with np.errstate(over="ignore", invalid="ignore"):  # run() checks for NaN/Inf itself
-            loss = train_step(self.model, self.optimizer, x, t, self.pairs.target_offset)
+            loss = train_step(self.model, self.optimizer, x, t, self.pairs.target_offset,
+                              self.parallel)
         self.state["step"] += 1
         return loss
 
