@@ -20,6 +20,7 @@ import tempfile
 import numpy as np
 
 from .layers import Conv2d, Deconv2d, Pad2d, PReLU
+from .inference import Inference
 from .layers.base import check_gradient, check_input, pack, unpack
 
 PRELU_INIT = 0.25       # He et al.'s initial PReLU slope
@@ -74,6 +75,7 @@ class FSRCNN:
         self.layers = [layer for _, layer in named]
         self.deconv = self.layers[-1]
         self._batch = self._out_shape = None  # of the last forward pass
+        self._inference = None  # infer()'s workspace (minisr/inference.py), made on first use
         self.init_weights(seed)
 
     # ------------------------------------------------------------------ weights
@@ -155,30 +157,22 @@ class FSRCNN:
     def infer(self, x: np.ndarray) -> np.ndarray:
         """Inference: x (N, 1, H, W) -> (N, 1, nH, nW), exactly ``scale`` times larger.
 
-        The same numbers as ``forward(x, exact_size=True)``, computed faster: each
-        convolution applies its PReLU to its output rows while they are still in cache
-        (one pass over memory instead of two), and nothing is kept for ``backward``.
+        The same numbers as ``forward(x, exact_size=True)``, computed faster
+        (``minisr/inference.py``): PReLUs fused into the convolutions, every layer
+        writing straight into the next one's padded input, and those arrays kept for the
+        next call of the same size (``release_workspace()`` frees them). Nothing is kept
+        for ``backward``.
         """
         x = check_input(x, 1, self.dtype, repr(self))
-        batch = x.shape[0]
-        h = pack(x)
-        layers = self.layers[:-1]
-        index = 0
-        while index < len(layers):
-            layer = layers[index]
-            following = layers[index + 1] if index + 1 < len(layers) else None
-            if isinstance(layer, Conv2d) and isinstance(following, PReLU):
-                h = layer.forward_packed(h, batch, prelu=following)
-                index += 2
-            else:
-                h = layer.forward_packed(h, batch)
-                index += 1
-        height, width = h.shape[1], h.shape[2] // batch
-        border = 2 if self.config["deconv_border"] == "replicate" else 0
-        output_size = (self.scale * (height - border), self.scale * (width - border))
-        y = self.deconv.forward_packed(h, batch, output_size=output_size)
+        if self._inference is None:
+            self._inference = Inference(self)
         self._batch = None  # the layers' caches do not belong to one forward pass
-        return unpack(y, batch)
+        return self._inference(x, (self.scale * x.shape[2], self.scale * x.shape[3]))
+
+    def release_workspace(self) -> None:
+        """Free the arrays ``infer`` keeps for the next call of the same size."""
+        if self._inference is not None:
+            self._inference.release()
 
     def backward(self, dout: np.ndarray, input_grad: bool = True, stop_at: int = 0):
         """Back-propagate ``dL/dy`` (shape of the last output); accumulates every

@@ -8,6 +8,8 @@ from hypothesis import strategies as st
 from minisr import Conv2d, Deconv2d, Pad2d, PReLU
 from minisr.kernels.conv import (conv2d_backward_input, conv2d_forward, depth_to_space, space_to_depth,
                                  subpixel_weights, subpixel_weights_inverse)
+from minisr.kernels.padding import pad2d, replicate_border
+from minisr.kernels.pointwise import pointwise
 from minisr.layers.base import pack, unpack
 from reference import conv_reference, deconv_reference, pad_reference, prelu_reference
 
@@ -58,7 +60,7 @@ def test_pointwise_forward_long_rows_cross_block_boundaries():
     rng = np.random.default_rng(0)
     layer = Conv2d(3, 5, 1, dtype=np.float64)
     random_layer_params(layer, rng)
-    x = rng.normal(size=(1, 3, 37, 41))  # 1517 pixels: 3 blocks, the last partial
+    x = rng.normal(size=(1, 3, 4, 1100))  # rows of 1100 pixels: 3 blocks, the last partial
     expected = conv_reference(x, layer.weight.data, layer.bias.data, 0)
     np.testing.assert_allclose(layer.forward(x), expected, rtol=1e-12, atol=1e-12)
 
@@ -203,3 +205,38 @@ def test_subpixel_weights_round_trip(k, stride):
     assert sub.shape == (2, 3 * stride ** 2, taps, taps)
     assert sub[1, 2 * stride ** 2 + (k - 1) % stride * stride, (k - 1) // stride, 0] == w[1, 2, k - 1, 0]
     np.testing.assert_array_equal(subpixel_weights_inverse(sub, stride, k), w)
+
+
+@pytest.mark.parametrize("pointwise_layer", [False, True])
+@pytest.mark.parametrize("pad,batch,filters", [(0, 1, 5), (1, 2, 4), (2, 3, 9)])
+def test_forward_into_padded_output(pointwise_layer, pad, batch, filters):
+    """The forward kernels write the interior of a padded output and nothing else."""
+    rng = np.random.default_rng(pad)
+    k = 1 if pointwise_layer else 3
+    x = rng.normal(size=(3, 6 + k - 1, (7 + k - 1) * batch))
+    w = rng.normal(size=(filters, 3, k, k))
+    b = rng.normal(size=filters)
+    slopes = rng.uniform(0.1, 0.5, size=filters)
+    if pointwise_layer:
+        expected = pointwise(x, w[:, :, 0, 0], b, slopes, batch=batch)
+    else:
+        expected = conv2d_forward(x, w, b, 1, batch, slopes)
+    out = np.full((filters, 6 + 2 * pad, (7 + 2 * pad) * batch), 7.0)
+    if pointwise_layer:
+        pointwise(x, w[:, :, 0, 0], b, slopes, out, pad, batch)
+    else:
+        conv2d_forward(x, w, b, 1, batch, slopes, out, pad)
+    inside = out[:, pad:pad + 6, pad * batch:(pad + 7) * batch]
+    np.testing.assert_array_equal(inside, expected)
+    border = np.ones(out.shape, bool)
+    border[:, pad:pad + 6, pad * batch:(pad + 7) * batch] = False
+    assert np.all(out[border] == 7.0)
+
+
+@pytest.mark.parametrize("pad,batch", [(1, 1), (2, 3), (4, 2)])
+def test_replicate_border_equals_replicate_padding(pad, batch):
+    x = np.random.default_rng(0).normal(size=(2, 3, 5 * batch))
+    expected = pad2d(x, pad, True, batch)
+    out = pad2d(x, pad, False, batch)  # the interior in place, a zero border
+    replicate_border(out, pad, batch)
+    np.testing.assert_array_equal(out, expected)

@@ -128,15 +128,32 @@ def test_float32_stays_float32():
     dict(d=8, s=5, m=2, scale=3),
     dict(d=12, s=4, m=1, scale=2, shared_prelu=True),
     dict(d=6, s=3, m=0, scale=4, padding_mode="replicate", shared_prelu=True, deconv_border="replicate"),
+    dict(d=6, s=5, m=2, scale=3, padding_mode="replicate"),
+    dict(d=5, s=3, m=1, scale=1),
 ])
 def test_fused_inference_equals_forward(config):
-    """infer() fuses each PReLU into its convolution; the numbers must not change."""
+    """infer() fuses each PReLU into its convolution and writes each output into the
+    next layer's padded input, reusing its arrays; the numbers must not change, also
+    when the size changes between calls and comes back."""
     rng = np.random.default_rng(0)
     model = FSRCNN(**config, seed=2)
     for p in model.parameters():
         p.data[...] += rng.normal(scale=0.1, size=p.shape).astype(np.float32)
-    x = rng.random((2, 1, 9, 13), dtype=np.float32)
-    expected = model.forward(x, exact_size=True)
-    np.testing.assert_allclose(model.infer(x), expected, rtol=1e-5, atol=1e-6)
+    for shape in [(2, 1, 9, 13), (1, 1, 7, 5), (2, 1, 9, 13)]:
+        x = rng.random(shape, dtype=np.float32)
+        expected = model.forward(x, exact_size=True)
+        np.testing.assert_allclose(model.infer(x), expected, rtol=1e-5, atol=1e-6)
     with pytest.raises(RuntimeError, match="before forward"):
         model.backward(np.ones_like(expected))  # infer keeps nothing for backward
+
+
+def test_infer_output_is_not_a_workspace_array():
+    """The workspace is reused, but what infer returns belongs to the caller."""
+    model = FSRCNN(8, 4, 1, 3)
+    x = np.random.default_rng(0).random((1, 1, 6, 6), dtype=np.float32)
+    first = model.infer(x)
+    kept = first.copy()
+    model.infer(x * 0.5)
+    np.testing.assert_array_equal(first, kept)
+    model.release_workspace()
+    np.testing.assert_allclose(model.infer(x), kept, rtol=1e-6)

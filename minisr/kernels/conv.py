@@ -45,9 +45,12 @@ FILTER_BLOCK = 4  # filters computed together by the fast kernels
 
 # ----------------------------------------------------------------------- fast kernels
 @kernel
-def forward_stride1(xp, w, b, batch, slopes):
+def forward_stride1(xp, w, b, batch, slopes, out, pad):
     """Stride-1 convolution. xp (C, Hp, Wp*N), w (F, C, K, K), b (F,)
-    -> out (F, Hp - K + 1, (Wp - K + 1)*N).
+    -> (F, Ho, Wo*N) with Ho = Hp - K + 1, Wo = Wp - K + 1, written into the interior of
+    ``out`` (F, Ho + 2*pad, (Wo + 2*pad)*N): ``out[f, pad + y, (pad + x)*N + n]``. The
+    border of ``out`` is left as it is, so a zeroed buffer comes back zero-padded for
+    the next layer (``pad`` = 0: ``out`` is exactly the result).
 
     ``slopes`` fuses a PReLU into the pass (inference): length F (per channel) or 1
     (shared) applies ``out = out if out > 0 else a * out`` to each finished row while it
@@ -63,12 +66,16 @@ def forward_stride1(xp, w, b, batch, slopes):
     filters, _, ksize, _ = w.shape
     out_h = padded_h - ksize + 1
     out_len = padded_len - (ksize - 1) * batch
-    out = np.empty((filters, out_h, out_len), dtype=xp.dtype)
+    shift = pad * batch
     groups = filters // FILTER_BLOCK
     for task in prange(out_h * groups):  # row-major: neighbouring tasks share input rows in cache
         y = task // groups
         f = (task % groups) * FILTER_BLOCK
-        r0, r1, r2, r3 = out[f, y], out[f + 1, y], out[f + 2, y], out[f + 3, y]
+        row = y + pad
+        r0 = out[f, row][shift:shift + out_len]
+        r1 = out[f + 1, row][shift:shift + out_len]
+        r2 = out[f + 2, row][shift:shift + out_len]
+        r3 = out[f + 3, row][shift:shift + out_len]
         r0[:] = b[f]
         r1[:] = b[f + 1]
         r2[:] = b[f + 2]
@@ -103,12 +110,13 @@ def forward_stride1(xp, w, b, batch, slopes):
                     j += 1
         if slopes.shape[0] > 0:
             for k in range(FILTER_BLOCK):
-                apply_prelu(out[f + k, y], slopes[0] if slopes.shape[0] == 1 else slopes[f + k])
+                apply_prelu(out[f + k, row][shift:shift + out_len],
+                            slopes[0] if slopes.shape[0] == 1 else slopes[f + k])
     tail = filters - groups * FILTER_BLOCK
     for task in prange(out_h * tail):  # the last F % 4 filters, one at a time
         y = task // tail
         f = groups * FILTER_BLOCK + task % tail
-        row = out[f, y]
+        row = out[f, y + pad][shift:shift + out_len]
         row[:] = b[f]
         for c in range(channels):
             for i in range(ksize):
@@ -130,7 +138,6 @@ def forward_stride1(xp, w, b, batch, slopes):
                     j += 1
         if slopes.shape[0] > 0:
             apply_prelu(row, slopes[0] if slopes.shape[0] == 1 else slopes[f])
-    return out
 
 
 @serial_kernel
@@ -262,9 +269,15 @@ def _zero_pad(x, pad, batch):
     return out
 
 
-def _forward_any_filters(xp, w, b, batch, slopes=None):
+def _forward_any_filters(xp, w, b, batch, slopes=None, out=None, pad=0):
+    """:func:`forward_stride1` into ``out`` (a new array if None, then ``pad`` = 0)."""
     slopes = np.zeros(0, xp.dtype) if slopes is None else np.ascontiguousarray(slopes, xp.dtype)
-    return forward_stride1(xp, np.ascontiguousarray(w), np.ascontiguousarray(b), batch, slopes)
+    if out is None:
+        ksize = w.shape[2]
+        out = np.empty((w.shape[0], xp.shape[1] - ksize + 1, xp.shape[2] - (ksize - 1) * batch), xp.dtype)
+        pad = 0
+    forward_stride1(xp, np.ascontiguousarray(w), np.ascontiguousarray(b), batch, slopes, out, pad)
+    return out
 
 
 def _weight_grad_any_filters(dout, xp, ksize, batch):
@@ -276,12 +289,15 @@ def _weight_grad_any_filters(dout, xp, ksize, batch):
 
 
 # ----------------------------------------------------------------------- the three kernels
-def conv2d_forward(xp, w, b, stride, batch, slopes=None):
+def conv2d_forward(xp, w, b, stride, batch, slopes=None, out=None, pad=0):
     """Convolution of a padded input. xp (C, Hp, Wp*N), w (F, C, K, K), b (F,)
     -> out (F, Ho, Wo*N), ``Ho = (Hp - K) // stride + 1`` (same for W).
-    ``slopes`` (stride 1 only) fuses a PReLU into the pass."""
+    Stride 1 only: ``slopes`` fuses a PReLU into the pass; ``out`` (F, Ho + 2*pad,
+    (Wo + 2*pad)*N) receives the result in its interior (see :func:`forward_stride1`)."""
     if stride == 1:
-        return _forward_any_filters(xp, w, b, batch, slopes)
+        return _forward_any_filters(xp, w, b, batch, slopes, out, pad)
+    if out is not None or slopes is not None:
+        raise ValueError("conv2d_forward: out and slopes are for stride 1 only")
     ksize = w.shape[2]
     out_h = (xp.shape[1] - ksize) // stride + 1
     out_w = (xp.shape[2] // batch - ksize) // stride + 1
@@ -290,7 +306,8 @@ def conv2d_forward(xp, w, b, stride, batch, slopes=None):
     return np.ascontiguousarray(out[:, :out_h, :out_w * batch])
 
 
-def conv2d_backward_input(dout, w, stride, padded_h, padded_w, batch, offset=0, bias=None):
+def conv2d_backward_input(dout, w, stride, padded_h, padded_w, batch, offset=0, bias=None,
+                          dout_padded=False, work=None):
     """Gradient of :func:`conv2d_forward` with respect to its padded input.
 
     dout (F, Ho, Wo*N), w (F, C, K, K) -> dxp (C, padded_h, padded_w*N), where
@@ -298,6 +315,9 @@ def conv2d_backward_input(dout, w, stride, padded_h, padded_w, batch, offset=0, 
 
     For the deconvolution, ``offset`` crops: the result starts at pixel
     (offset, offset) of the full gradient; ``bias`` (C,) is added to every pixel.
+    Inference passes ``dout`` already zero-padded by ``T - 1`` pixels
+    (``dout_padded=True``, T = ceil(K / stride)) and ``work``, a reused array for the
+    (C*s*s, Ho + T - 1, (Wo + T - 1)*N) sub-pixel result.
     """
     channels = w.shape[1]
     bias = np.zeros(channels, dout.dtype) if bias is None else bias
@@ -305,7 +325,8 @@ def conv2d_backward_input(dout, w, stride, padded_h, padded_w, batch, offset=0, 
         w = subpixel_weights(w, stride)
         bias = np.repeat(bias, stride * stride)  # every phase of channel c gets b[c]
     taps = w.shape[2]
-    grad = _forward_any_filters(_zero_pad(dout, taps - 1, batch), flip_transpose(w), bias, batch)
+    padded = dout if dout_padded else _zero_pad(dout, taps - 1, batch)
+    grad = _forward_any_filters(padded, flip_transpose(w), bias, batch, out=work)
     if stride > 1:
         return depth_to_space(grad, stride, batch, padded_h, padded_w, offset)
     if offset or grad.shape[1] != padded_h:

@@ -73,3 +73,27 @@ def pad2d_backward(dxp, pad, replicate, batch):
                         dst[n] += src[k * batch + n]
                         dst[length - batch + n] += src[shift + length + k * batch + n]
     return dx
+
+
+@kernel
+def replicate_border(xp, pad, batch):
+    """In place: fill the ``pad``-pixel border of ``xp`` (C, H+2p, (W+2p)*N) by repeating
+    the edge pixels of its interior, as :func:`pad2d` with ``replicate`` does (inference
+    writes a layer's output straight into the interior of its successor's padded input)."""
+    channels, padded_h, padded_len = xp.shape
+    height = padded_h - 2 * pad
+    length = padded_len - 2 * pad * batch
+    shift = pad * batch
+    for task in prange(channels * padded_h):
+        c = task // padded_h
+        y = task % padded_h
+        dst = xp[c, y]
+        if y < pad or y >= pad + height:  # a border row: copy the nearest interior row
+            src = xp[c, min(max(y, pad), pad + height - 1)]
+            for q in range(shift, shift + length):
+                dst[q] = src[q]
+        for k in range(pad):  # left and right columns, from the row itself (already filled)
+            for n in range(batch):
+                dst[k * batch + n] = dst[shift + n]
+                dst[shift + length + k * batch + n] = dst[shift + length - batch + n]
+    return xp

@@ -5,7 +5,7 @@ import numpy as np
 from ..kernels.conv import (channel_sum, conv2d_backward_input, conv2d_backward_weight,
                             conv2d_forward)
 from ..kernels.padding import pad2d, pad2d_backward
-from ..kernels.pointwise import pointwise_backward_weight, pointwise_forward
+from ..kernels.pointwise import pointwise, pointwise_backward_weight
 from ..shapes import conv_out_size
 from .base import Layer, Parameter, require_forward
 from .padding import check_padding_mode
@@ -71,9 +71,8 @@ class Conv2d(Layer):
         slopes = np.zeros(0, x.dtype) if prelu is None else prelu.slope.data
         if self.is_pointwise:
             w = self.weight.data.reshape(self.out_channels, self.in_channels)
-            y = pointwise_forward(x.reshape(self.in_channels, -1), w, self._bias_or_zeros(), slopes)
             self._cache = x if prelu is None else None
-            return y.reshape(self.out_channels, height, length)
+            return pointwise(x, w, self._bias_or_zeros(), slopes, batch=batch)
         xp = pad2d(x, self.padding, self._replicate, batch) if self.padding else x
         self._cache = xp if prelu is None else None
         return conv2d_forward(xp, self.weight.data, self._bias_or_zeros(), 1, batch, slopes)
@@ -91,8 +90,7 @@ class Conv2d(Layer):
             if not input_grad:
                 return None
             w_t = np.ascontiguousarray(self.weight.data.reshape(self.out_channels, self.in_channels).T)
-            dx = pointwise_forward(flat_dout, w_t, np.zeros(self.in_channels, xp.dtype), np.zeros(0, xp.dtype))
-            return dx.reshape(xp.shape)
+            return pointwise(dout, w_t, np.zeros(self.in_channels, xp.dtype), batch=batch)
         self.weight.grad += conv2d_backward_weight(dout, xp, 1, self.kernel_size, batch)
         if not input_grad:
             return None
