@@ -60,7 +60,8 @@ def forward_stride1(xp, w, b, batch, slopes, out, pad):
     Tasks are (output row, group of 4 filters), then (output row, one of the last
     F % 4 filters). A task sums its rows in a small scratch array ``acc``, then copies
     them out (applying the PReLU). For each input row ``xp[c, y + i]`` the taps j, j+1,
-    j+2 are applied in one sweep: ``acc[f, x] += w[f,c,i,j] * src[x + j*N] + ...`` for
+    j+2 are applied in one sweep (then two, then one, for the last K % 3; a sweep whose
+    twelve weights are all zero is skipped): ``acc[f, x] += w[f,c,i,j] * src[x + j*N] + ...`` for
     the 4 filters, the shifted rows taken as slices of the flat input so that the loop
     indexes from 0 (Numba then skips its negative-index check and vectorises).
 
@@ -105,6 +106,10 @@ def forward_stride1(xp, w, b, batch, slopes, out, pad):
                                           w[f + 2, c, i, j + 1], w[f + 3, c, i, j + 1])
                         c0, c1, c2, c3 = (w[f, c, i, j + 2], w[f + 1, c, i, j + 2],
                                           w[f + 2, c, i, j + 2], w[f + 3, c, i, j + 2])
+                        if (a0 == 0 and a1 == 0 and a2 == 0 and a3 == 0 and b0 == 0 and b1 == 0
+                                and b2 == 0 and b3 == 0 and c0 == 0 and c1 == 0 and c2 == 0 and c3 == 0):
+                            j += 3  # nothing to add (the zero taps of a sub-pixel kernel)
+                            continue
                         for x in range(n):
                             p, q, r = s0[x], s1[x], s2[x]
                             r0[x] += a0 * p + b0 * q + c0 * r
@@ -116,7 +121,25 @@ def forward_stride1(xp, w, b, batch, slopes, out, pad):
                         for x in range(n):
                             r0[x] += a0 * s0[x] + b0 * s1[x] + c0 * s2[x]
                     j += 3
-                while j < ksize:  # the remaining taps one by one
+                if j + 2 <= ksize:  # two taps in one sweep (K = 5: 3 + 2)
+                    s0 = flat[row_start + j * batch:]
+                    s1 = flat[row_start + (j + 1) * batch:]
+                    if count == FILTER_BLOCK:
+                        a0, a1, a2, a3 = w[f, c, i, j], w[f + 1, c, i, j], w[f + 2, c, i, j], w[f + 3, c, i, j]
+                        b0, b1, b2, b3 = (w[f, c, i, j + 1], w[f + 1, c, i, j + 1],
+                                          w[f + 2, c, i, j + 1], w[f + 3, c, i, j + 1])
+                        for x in range(n):
+                            p, q = s0[x], s1[x]
+                            r0[x] += a0 * p + b0 * q
+                            r1[x] += a1 * p + b1 * q
+                            r2[x] += a2 * p + b2 * q
+                            r3[x] += a3 * p + b3 * q
+                    else:
+                        a0, b0 = w[f, c, i, j], w[f, c, i, j + 1]
+                        for x in range(n):
+                            r0[x] += a0 * s0[x] + b0 * s1[x]
+                    j += 2
+                while j < ksize:  # the remaining tap
                     s0 = flat[row_start + j * batch:]
                     if count == FILTER_BLOCK:
                         a0, a1, a2, a3 = w[f, c, i, j], w[f + 1, c, i, j], w[f + 2, c, i, j], w[f + 3, c, i, j]

@@ -12,63 +12,86 @@ import numpy as np
 from .._jit import kernel, prange
 
 PIXEL_BLOCK = 512  # pixels per task: rows of this length stay in L1 cache
+LANES = 16  # sweeps run over a multiple of this many values (see conv.forward_stride1)
 
 
 @kernel
 def pointwise_forward(x, w, b, slopes, out, pad, batch):
-    """x (C, H, L), w (F, C), b (F,) -> (F, H, L) written into the interior of ``out``
-    (F, H + 2*pad, L + 2*pad*N): ``out[f, pad + y, pad*N + q]``, border untouched (as in
-    ``conv.forward_stride1``; ``pad`` = 0: ``out`` is exactly the result).
+    """x (C, H, L) C-contiguous, w (F, C), b (F,) -> (F, H, L) written into the interior
+    of ``out`` (F, H + 2*pad, L + 2*pad*N): ``out[f, pad + y, pad*N + q]``, border
+    untouched (as in ``conv.forward_stride1``; ``pad`` = 0: ``out`` is exactly the result).
 
     ``slopes`` of length F or 1 fuses a PReLU (inference); length 0: linear output.
 
     Tasks are blocks of up to PIXEL_BLOCK pixels of one row; each computes every output
-    channel of its block, four at a time so that every loaded input value feeds four
-    multiply-adds.
+    channel of its block, four filters and two input channels per sweep (8 multiply-adds
+    for every 4 values stored), summing in a scratch array over a whole number of SIMD
+    vectors (``LANES``, as in ``conv.forward_stride1``: the extra values come from the
+    next row and are not copied out).
     """
     channels, height, length = x.shape
     filters = w.shape[0]
+    flat = x.reshape(-1)
+    plane = height * length
     shift = pad * batch
     per_row = (length + PIXEL_BLOCK - 1) // PIXEL_BLOCK
     groups = filters // 4
     for task in prange(height * per_row):
         y = task // per_row
         start = (task % per_row) * PIXEL_BLOCK
-        stop = min(start + PIXEL_BLOCK, length)
-        row = y + pad
-        lo, hi = shift + start, shift + stop  # the block's place in the output row
+        size = min(PIXEL_BLOCK, length - start)
+        lanes = -(-size // LANES) * LANES
+        if (channels - 1) * plane + y * length + start + lanes > flat.shape[0]:
+            lanes = size  # no next row to read past into
+        acc = np.empty((filters, lanes), dtype=x.dtype)
         for g in range(groups):
             f = 4 * g
-            r0, r1 = out[f, row][lo:hi], out[f + 1, row][lo:hi]
-            r2, r3 = out[f + 2, row][lo:hi], out[f + 3, row][lo:hi]
+            r0, r1, r2, r3 = acc[f], acc[f + 1], acc[f + 2], acc[f + 3]
             r0[:] = b[f]
             r1[:] = b[f + 1]
             r2[:] = b[f + 2]
             r3[:] = b[f + 3]
-            for c in range(channels):
-                w0, w1, w2, w3 = w[f, c], w[f + 1, c], w[f + 2, c], w[f + 3, c]
-                src = x[c, y][start:stop]
-                for p in range(stop - start):
-                    v = src[p]
-                    r0[p] += w0 * v
-                    r1[p] += w1 * v
-                    r2[p] += w2 * v
-                    r3[p] += w3 * v
+            c = 0
+            while c < channels:  # two input channels per sweep, then the odd one
+                u = flat[c * plane + y * length + start:]
+                a0, a1, a2, a3 = w[f, c], w[f + 1, c], w[f + 2, c], w[f + 3, c]
+                if c + 1 < channels:
+                    v = flat[(c + 1) * plane + y * length + start:]
+                    b0, b1, b2, b3 = w[f, c + 1], w[f + 1, c + 1], w[f + 2, c + 1], w[f + 3, c + 1]
+                    for p in range(lanes):
+                        up, vp = u[p], v[p]
+                        r0[p] += a0 * up + b0 * vp
+                        r1[p] += a1 * up + b1 * vp
+                        r2[p] += a2 * up + b2 * vp
+                        r3[p] += a3 * up + b3 * vp
+                    c += 2
+                else:
+                    for p in range(lanes):
+                        up = u[p]
+                        r0[p] += a0 * up
+                        r1[p] += a1 * up
+                        r2[p] += a2 * up
+                        r3[p] += a3 * up
+                    c += 1
         for f in range(4 * groups, filters):  # the last F % 4 filters
-            acc = out[f, row][lo:hi]
-            acc[:] = b[f]
+            r = acc[f]
+            r[:] = b[f]
             for c in range(channels):
                 weight = w[f, c]
-                src = x[c, y][start:stop]
-                for p in range(stop - start):
-                    acc[p] += weight * src[p]
-        if slopes.shape[0] > 0:
-            for f in range(filters):
+                u = flat[c * plane + y * length + start:]
+                for p in range(lanes):
+                    r[p] += weight * u[p]
+        for f in range(filters):  # copy out, with the PReLU if fused
+            dst = out[f, y + pad][shift + start:shift + start + size]
+            src = acc[f]
+            if slopes.shape[0] == 0:
+                for p in range(size):
+                    dst[p] = src[p]
+            else:
                 slope = slopes[0] if slopes.shape[0] == 1 else slopes[f]
-                acc = out[f, row][lo:hi]
-                for p in range(stop - start):
-                    v = acc[p]
-                    acc[p] = v if v > 0 else slope * v
+                for p in range(size):
+                    v = src[p]
+                    dst[p] = v if v > 0 else slope * v
 
 
 def pointwise(x, w, b, slopes=None, out=None, pad=0, batch=1):
@@ -77,7 +100,7 @@ def pointwise(x, w, b, slopes=None, out=None, pad=0, batch=1):
     if out is None:
         out = np.empty((w.shape[0],) + x.shape[1:], x.dtype)
         pad = 0
-    pointwise_forward(x, w, b, slopes, out, pad, batch)
+    pointwise_forward(np.ascontiguousarray(x), w, b, slopes, out, pad, batch)
     return out
 
 
