@@ -133,18 +133,24 @@ def profile_training_step(model: FSRCNN, x: np.ndarray, target: np.ndarray, repe
     return rows, total
 
 
-def format_table(title: str, rows, total: float, total_flops: float, extra=()) -> str:
-    lines = [title, "", "| layer | ms | GFLOP | GFLOP/s |", "|---|---:|---:|---:|"]
+def format_table(title: str, rows, total: float, total_flops: float, peak: float, extra=()) -> str:
+    """A markdown table: time, GFLOP, GFLOP/s and % of the GEMM yardstick ``peak``."""
+    def rate(flops, seconds):
+        if not flops:
+            return "- | -"
+        gflops = flops / seconds / 1e9
+        return f"{gflops:.1f} | {100 * gflops / peak:.0f}"
+
+    lines = [title, "", "| layer | ms | GFLOP | GFLOP/s | % GEMM peak |", "|---|---:|---:|---:|---:|"]
     for name, seconds, flops in rows:
-        rate = f"{flops / seconds / 1e9:.1f}" if flops else "-"
-        lines.append(f"| {name} | {seconds * 1e3:.2f} | {flops / 1e9:.3f} | {rate} |")
+        lines.append(f"| {name} | {seconds * 1e3:.2f} | {flops / 1e9:.3f} | {rate(flops, seconds)} |")
     layer_sum = sum(r[1] for r in rows)
-    lines.append(f"| sum of layers | {layer_sum * 1e3:.2f} | | |")
+    lines.append(f"| sum of layers | {layer_sum * 1e3:.2f} | | | |")
     lines.append(f"| **whole pass** | **{total * 1e3:.2f}** | {total_flops / 1e9:.3f} | "
-                 f"{total_flops / total / 1e9:.1f} |")
+                 f"{rate(total_flops, total)} |")
     for name, seconds in extra:  # other ways to run the whole pass
         lines.append(f"| **{name}** | **{seconds * 1e3:.2f}** | {total_flops / 1e9:.3f} | "
-                     f"{total_flops / seconds / 1e9:.1f} |")
+                     f"{rate(total_flops, seconds)} |")
     return "\n".join(lines)
 
 
@@ -168,31 +174,37 @@ def main(argv=None) -> None:
     rng = np.random.default_rng(0)
     model = FSRCNN(args.d, args.s, args.m, args.scale)
     print(f"minisr benchmark: FSRCNN({args.d}, {args.s}, {args.m}) x{args.scale}, float32, "
-          f"{numba.get_num_threads()} Numba thread(s), {os.cpu_count()} CPU(s), {platform.processor() or platform.machine()}")
-    peak = gemm_gflops()
-    print(f"NumPy float32 GEMM 1024^3: {peak:.1f} GFLOP/s (yardstick)\n")
+          f"{numba.get_num_threads()} Numba thread(s), {os.cpu_count()} CPU(s), "
+          f"{platform.processor() or platform.machine()}", flush=True)
 
     x = rng.random((1, 1, args.lr_size, args.lr_size), dtype=np.float32)
-    rows, total = profile_forward(model, x, args.repeat)
-    flops = 2.0 * model.macs_per_lr_pixel() * args.lr_size ** 2
+    forward_rows, forward_total = profile_forward(model, x, args.repeat)
+    forward_flops = 2.0 * model.macs_per_lr_pixel() * args.lr_size ** 2
     out = model.infer(x).shape[-1]
-    print(format_table(f"Forward, LR {args.lr_size}x{args.lr_size} -> {out}x{out} "
-                       f"({1 / total:.1f} images/s)", rows, total, flops))
-    print()
 
     xb = rng.random((args.batch, 1, args.patch, args.patch), dtype=np.float32)
     target = rng.random(model.forward(xb).shape, dtype=np.float32)
-    rows, total = profile_training_step(model, xb, target, args.repeat)
+    train_rows, train_total = profile_training_step(model, xb, target, args.repeat)
     split = data_parallel_step_time(model, xb, target, args.repeat)
     first = model.layers[0].macs_per_input_pixel()  # no input gradient for the first layer
-    flops = 2.0 * (3 * model.macs_per_lr_pixel() - first) * args.batch * args.patch ** 2
+    train_flops = 2.0 * (3 * model.macs_per_lr_pixel() - first) * args.batch * args.patch ** 2
     pixels = args.batch * args.patch ** 2
     workers = numba.get_num_threads()
+
+    # Last, so that NumPy's BLAS threads (which spin for a while after a call) are idle
+    # during the passes above.
+    peak = gemm_gflops()
+    print(f"NumPy float32 GEMM 1024^3: {peak:.1f} GFLOP/s (yardstick)\n")
+    print(format_table(f"Forward, LR {args.lr_size}x{args.lr_size} -> {out}x{out} "
+                       f"({1 / forward_total:.1f} images/s)", forward_rows, forward_total,
+                       forward_flops, peak))
+    print("(Each row runs one layer alone, padding its input into a fresh array; the whole pass "
+          "writes every layer into the next one's padded input, in arrays kept between calls: "
+          "minisr/inference.py.)\n")
     print(format_table(f"Training step (forward + backward), {args.batch} LR patches "
                        f"{args.patch}x{args.patch} ({pixels / split / 1e6:.2f} M LR px/s as "
-                       f"python -m minisr.train runs it)", rows, total, flops,
+                       f"python -m minisr.train runs it)", train_rows, train_total, train_flops, peak,
                        extra=[(f"batch split across {workers} worker threads (python -m minisr.train)", split)]))
-
 
 if __name__ == "__main__":
     main()
