@@ -126,6 +126,34 @@ def test_ctrl_c_then_resume_equals_a_straight_run(data, tmp_path, monkeypatch, c
             == [r["val_psnr"] for r in read_log(straight) if r["val_psnr"]])
 
 
+@pytest.mark.parametrize("threads", [1, 2])
+def test_threads_split_the_batch_and_resume_bit_for_bit(data, tmp_path, monkeypatch, capsys, threads):
+    """--threads N: the batch is split across N workers; stopping and resuming with the
+    same N gives the same weights as a straight run."""
+    import numba
+
+    if threads > numba.config.NUMBA_NUM_THREADS:
+        pytest.skip(f"needs {threads} CPU cores")
+    try:
+        straight, chunked = tmp_path / "straight", tmp_path / "chunked"
+        assert train.main(cli(data, straight, "--steps", "20", "--threads", str(threads))) == 0
+        log = (straight / "train.log").read_text()
+        assert (f"split across {threads} worker threads" in log) == (threads > 1)
+        with monkeypatch.context() as patch:
+            interrupt_at(patch, 7)
+            assert train.main(cli(data, chunked, "--steps", "20", "--threads", str(threads))) == train.EXIT_INTERRUPTED
+        assert train.main(cli(data, chunked, "--resume", "--threads", str(threads))) == 0
+        assert_same_state(straight, chunked)
+    finally:
+        numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)  # --threads set it for this process
+
+
+def test_bad_thread_count_is_a_one_line_error(data, tmp_path, capsys):
+    assert train.main(cli(data, tmp_path / "run", "--threads", "0")) == 1
+    err = capsys.readouterr().err
+    assert "error: --threads must be between 1 and" in err and "Traceback" not in err
+
+
 def test_time_limit_saves_and_resume_finishes(data, tmp_path, capsys):
     out = tmp_path / "run"
     assert train.main(cli(data, out, "--steps", "12", "--time-limit", "1e-9")) == 0
