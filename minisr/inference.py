@@ -90,9 +90,7 @@ class Inference:
             h, h_pad, index = out, pad, following
 
         deconv = layers[-1]
-        taps_pad, _ = input_padding(deconv)
-        if h_pad != taps_pad:  # not written pre-padded for the deconvolution (e.g. after Pad2d)
-            h_pad = 0
+        taps_pad, _ = input_padding(deconv)  # h_pad is this, or 0 after a Pad2d layer
         padded_h = h.shape[1] + (0 if h_pad else 2 * taps_pad)
         padded_len = h.shape[2] + (0 if h_pad else 2 * taps_pad * batch)
         s = deconv.stride
