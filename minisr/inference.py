@@ -13,10 +13,14 @@ needs none of that, so ``infer`` runs the same kernels differently:
 3. **A workspace.** Those arrays are kept between calls with the same input size, so a
    video frame or the next tile of a large image allocates nothing but its output: no
    time goes to the operating system handing out and zeroing fresh memory (about a
-   quarter of the pass at 253x253 -> 759x759). ``release()`` frees them.
+   quarter of the pass at 253x253 -> 759x759). ``release()`` frees them. A call made
+   while another thread is using the workspace gets a private one for that call, so
+   one model can serve several threads at once.
 
 Shapes are batch-packed, (C, H, W*N), as in every kernel (``kernels/__init__.py``).
 """
+
+import threading
 
 import numpy as np
 
@@ -44,6 +48,17 @@ class Inference:
     def __init__(self, model):
         self.model = model
         self._arrays = {}
+        self._busy = threading.Lock()  # held while a call uses the workspace
+
+    def run(self, x: np.ndarray, output_size) -> np.ndarray:
+        """``self(x, output_size)``, or, if another thread is using the workspace right
+        now, the same with a private workspace that is freed afterwards."""
+        if not self._busy.acquire(blocking=False):
+            return Inference(self.model)(x, output_size)
+        try:
+            return self(x, output_size)
+        finally:
+            self._busy.release()
 
     def release(self) -> None:
         """Free the workspace (the next call allocates it again)."""

@@ -167,7 +167,7 @@ class FSRCNN:
         if self._inference is None:
             self._inference = Inference(self)
         self._batch = None  # the layers' caches do not belong to one forward pass
-        return self._inference(x, (self.scale * x.shape[2], self.scale * x.shape[3]))
+        return self._inference.run(x, (self.scale * x.shape[2], self.scale * x.shape[3]))
 
     def release_workspace(self) -> None:
         """Free the arrays ``infer`` keeps for the next call of the same size."""

@@ -157,3 +157,18 @@ def test_infer_output_is_not_a_workspace_array():
     np.testing.assert_array_equal(first, kept)
     model.release_workspace()
     np.testing.assert_allclose(model.infer(x), kept, rtol=1e-6)
+
+
+def test_infer_from_several_threads_at_once():
+    """One model, several threads: each call gets its own result (a call that finds the
+    workspace in use runs with a private one)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    model = FSRCNN(8, 4, 1, 3)
+    rng = np.random.default_rng(1)
+    images = [rng.random((1, 1, 20, 24), dtype=np.float32) for _ in range(8)]
+    expected = [model.forward(x, exact_size=True) for x in images]
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(model.infer, images * 3))
+    for got, want in zip(results, expected * 3):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
