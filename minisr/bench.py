@@ -191,8 +191,8 @@ def main(argv=None) -> None:
     pixels = args.batch * args.patch ** 2
     workers = numba.get_num_threads()
 
-    # Last, so that NumPy's BLAS threads (which spin for a while after a call) are idle
-    # during the passes above.
+    # Measured last (printed first), so that no thread of NumPy's BLAS pool is around
+    # while minisr's passes are timed (the trap of two thread pools on 2 cores).
     peak = gemm_gflops()
     print(f"NumPy float32 GEMM 1024^3: {peak:.1f} GFLOP/s (yardstick)\n")
     print(format_table(f"Forward, LR {args.lr_size}x{args.lr_size} -> {out}x{out} "

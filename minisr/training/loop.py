@@ -10,6 +10,9 @@ One step (``train_step``)::
     model.backward(dy)                   accumulates every parameter's .grad (not dL/dx)
     optimizer.step()
 
+With ``workers`` > 1 (``--threads``), the forward/loss/backward part runs on shares of the
+batch in worker threads and the gradients are added (``training/parallel.py``).
+
 Batches: every epoch draws one permutation of the N pairs from a seeded
 ``numpy.random.Generator`` and walks it ``batch_size`` at a time (a last partial
 batch is dropped, so step ``s`` is batch ``s % (N // B)`` of epoch ``s // (N // B)``).
