@@ -9,14 +9,7 @@ a table and one chart per comparison (``transfer_<name>.png``, Set5 PSNR against
 backprops on a log axis, drawn with Pillow: no plotting package needed).
 """
 
-import csv
-import json
-import math
-from pathlib import Path
-
-REPO = Path(__file__).resolve().parents[1]
-RUNS = REPO / "experiments" / "runs"
-RESULTS = REPO / "experiments" / "results"
+from curves import RESULTS, RUNS, chart, read_curve, steps_done, total_steps
 
 # (chart name, title, [(run folder, label)]): scratch first, fine-tuned second
 COMPARISONS = [
@@ -27,58 +20,6 @@ COMPARISONS = [
     ("fsrcnn-s_x2", "FSRCNN-s x2", [("fsrcnn-s_x2_scratch", "from scratch"),
                                     ("fsrcnn-s_x2", "deconvolution fine-tuned from x3")]),
 ]
-COLOURS = ["#1f77b4", "#d62728"]
-
-
-def read_curve(run: Path):
-    """[(backprops, psnr, wall_s)] of the validated rows of a run's log.csv."""
-    with open(run / "log.csv", newline="") as f:
-        return [(int(r["backprops"]), float(r["val_psnr"]), float(r["wall_s"]))
-                for r in csv.DictReader(f) if r["val_psnr"]]
-
-
-def total_steps(run: Path) -> int:
-    return json.loads((run / "settings.json").read_text())["total_steps"]
-
-
-def chart(title, curves, path: Path) -> None:
-    """Set5 PSNR against backprops (log axis), one line per curve, drawn with Pillow."""
-    from PIL import Image, ImageDraw
-
-    width, height, left, right, top, bottom = 720, 440, 60, 20, 34, 50
-    points = [(b, p) for _, curve in curves for b, p, _ in curve if b > 0]
-    x_lo = 10 ** math.floor(math.log10(min(b for b, _ in points)))
-    x_hi = 10 ** math.ceil(math.log10(max(b for b, _ in points)))
-    best = max(p for _, p in points)
-    y_lo, y_hi = math.floor(best - 3), math.ceil(best + 0.2)
-
-    def x(b):
-        span = math.log10(x_hi) - math.log10(x_lo)
-        return left + (width - left - right) * (math.log10(b) - math.log10(x_lo)) / span
-
-    def y(p):
-        p = min(max(p, y_lo), y_hi)
-        return top + (height - top - bottom) * (y_hi - p) / (y_hi - y_lo)
-
-    image = Image.new("RGB", (width, height), "white")
-    draw = ImageDraw.Draw(image)
-    draw.text((left, 8), f"{title}: Set5 PSNR (dB) against backprops (steps x batch)", fill="black")
-    decade = x_lo
-    while decade <= x_hi:
-        draw.line([(x(decade), top), (x(decade), height - bottom)], fill="#dddddd")
-        draw.text((x(decade) - 10, height - bottom + 6), f"1e{round(math.log10(decade))}", fill="black")
-        decade *= 10
-    for level in range(y_lo, y_hi + 1):
-        draw.line([(left, y(level)), (width - right, y(level))], fill="#dddddd")
-        draw.text((left - 24, y(level) - 6), str(level), fill="black")
-    for index, (label, curve) in enumerate(curves):
-        colour = COLOURS[index % len(COLOURS)]
-        line = [(x(b), y(p)) for b, p, _ in curve if b > 0]
-        draw.line(line, fill=colour, width=2)
-        for px, py in line:
-            draw.ellipse([px - 2, py - 2, px + 2, py + 2], fill=colour)
-        draw.text((left + 10, top + 8 + 16 * index), label, fill=colour)
-    image.save(path)
 
 
 def main() -> None:
@@ -103,7 +44,7 @@ def main() -> None:
             curves.append((label, curve))
             best = max(curve, key=lambda row: row[1])
             done = curve[-1][0]
-            lines.append(f"| {title} | {label} (`{folder}`) | {_steps(run):,} / {total_steps(run):,} | "
+            lines.append(f"| {title} | {label} (`{folder}`) | {steps_done(run):,} / {total_steps(run):,} | "
                          f"{done:,} | {best[1]:.2f} | {best[0]:,} | {curve[-1][2] / 60:.1f} min |")
         if curves:
             path = RESULTS / f"transfer_{name}.png"
@@ -111,12 +52,6 @@ def main() -> None:
             lines.append(f"| | chart: [`{path.name}`]({path.name}) | | | | | |")
     (RESULTS / "transfer.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
-
-
-def _steps(run: Path) -> int:
-    with open(run / "log.csv", newline="") as f:
-        rows = list(csv.DictReader(f))
-    return int(rows[-1]["step"])
 
 
 if __name__ == "__main__":
