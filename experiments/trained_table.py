@@ -23,8 +23,10 @@ TABLE_3 = {  # PSNR, T91 only: (FSRCNN-s, FSRCNN)
     ("Set5", 4): (30.04, 30.55), ("Set14", 4): (27.12, 27.50), ("BSD200", 4): (26.73, 26.92),
 }
 METHODS = ("fsrcnn-s", "fsrcnn")
-# The run folder (under experiments/runs/) each shipped file was copied from, as its
-# best.npz; a file not listed comes from the folder named like it, e.g. fsrcnn_x3.
+# The model file (under experiments/runs/) each shipped file is a copy of; a file not
+# listed is the best.npz of the run folder named like it (e.g. fsrcnn_x3/best.npz).
+# Newer ones are the run's last.npz: the end of the schedule, not a checkpoint picked by
+# its Set5 score, so that Set5 stays a test set.
 SHIPPED_FROM = {}
 
 
@@ -56,16 +58,16 @@ def main():
             for r in results:
                 paper = TABLE_3[(r["dataset"], scale)][index]
                 rows.append((method, r["dataset"], scale, r["psnr"], r["ssim"], paper))
-            name = SHIPPED_FROM.get((method, scale), f"{method}_x{scale}")
-            run = REPO / "experiments" / "runs" / name
-            command, origin = "(no run folder)", f"no run folder `experiments/runs/{name}`"
+            source = SHIPPED_FROM.get((method, scale), f"{method}_x{scale}/best.npz")
+            run = REPO / "experiments" / "runs" / Path(source).parent
+            command, origin = "(no run folder)", f"no run folder `experiments/runs/{run.name}`"
             if (run / "train.log").is_file():
                 commands = run_commands(run / "train.log")
                 command = "`, then `".join(commands) if commands else command
-            if (run / "best.npz").is_file():
-                same = same_weights(path, run / "best.npz")
-                origin = f"`experiments/runs/{name}/best.npz`" if same else \
-                    f"**differs from `experiments/runs/{name}/best.npz`**"
+            model_file = REPO / "experiments" / "runs" / source
+            if model_file.is_file():
+                origin = f"`experiments/runs/{source}`" if same_weights(path, model_file) else \
+                    f"**differs from `experiments/runs/{source}`**"
             sources.append(f"- `{path.relative_to(REPO)}` = {origin}: `{command}`")
 
     lines = ["# minisr-trained FSRCNN and FSRCNN-s (T91) against the paper's Table 3", "",

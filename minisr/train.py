@@ -276,6 +276,8 @@ def train(given: dict, command: str = "python -m minisr.train") -> int:
     settings, run = resolve_settings(given, checkpoint.state["settings"] if checkpoint else None)
 
     files = resolve_images(settings["train"], run["data_dir"], run["download"])
+    # before the pairs are made (minutes for a large set): a mistyped --val fails at once
+    val_files = resolve_images(settings["val"], run["data_dir"], run["download"]) if settings["val"] else []
     context = settings["context"]
     context = full_context(settings["m"], settings["scale"]) if context == "full" else int(context)
     size = settings["patch_size"]
@@ -295,10 +297,7 @@ def train(given: dict, command: str = "python -m minisr.train") -> int:
         optimizer.load_state_dict(checkpoint.optimizer_state)
     schedule = make_schedule(settings["schedule"], total_steps, settings["warmup"],
                              settings["step_size"], settings["gamma"], settings["final_lr"])
-    validator = None
-    if settings["val"]:
-        validator = Validator(resolve_images(settings["val"], run["data_dir"], run["download"]),
-                              settings["scale"])
+    validator = Validator(val_files, settings["scale"]) if val_files else None
     out.mkdir(parents=True, exist_ok=True)
     for name in stale:
         (out / name).unlink()

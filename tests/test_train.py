@@ -275,6 +275,14 @@ def test_unknown_training_set_is_a_one_line_error(data, tmp_path, capsys):
     assert "neither a known dataset nor a folder" in capsys.readouterr().err
 
 
+def test_unknown_validation_set_fails_before_the_pairs_are_made(data, tmp_path, capsys):
+    args = cli(data, tmp_path / "run", val=False)[:-1] + ["--val", str(tmp_path / "nowhere")]
+    assert train.main(args) == 1
+    printed = capsys.readouterr()
+    assert "nowhere: neither a known dataset nor a folder" in printed.err
+    assert "training pairs" not in printed.out and not (tmp_path / "run").exists()
+
+
 def test_help_lists_the_options(capsys):
     with pytest.raises(SystemExit) as exit_info:
         train.main(["--help"])
