@@ -1,5 +1,6 @@
 """The weights shipped in minisr/weights load, match their names, and beat bicubic."""
 
+import os
 import re
 from pathlib import Path
 
@@ -42,3 +43,25 @@ def test_shipped_model_beats_bicubic_on_a_synthetic_image(path):
     lr = imresize(hr, 1 / scale)
     ours = minisr.upscale(lr, scale=scale, model=str(path))
     assert evaluate_pair(ours, hr, scale)[0] > evaluate_pair(bicubic_upscale(lr, scale), hr, scale)[0]
+
+
+# Set5 PSNR of each shipped file, exact protocol (README "Shipped weights",
+# experiments/results/trained_t91.md): a kernel or protocol change that costs the
+# shipped models quality fails here.
+SET5_PSNR = {("fsrcnn", 2): 36.92, ("fsrcnn", 3): 33.01, ("fsrcnn", 4): 30.63,
+             ("fsrcnn-s", 2): 36.59, ("fsrcnn-s", 3): 32.55, ("fsrcnn-s", 4): 30.24}
+
+
+def set5_folder():
+    root = Path(os.environ.get("MINISR_DATA") or Path(__file__).resolve().parents[2] / "shared" / "datasets")
+    return root / "Set5"
+
+
+@pytest.mark.skipif(not set5_folder().is_dir(), reason="Set5 not found ($MINISR_DATA or ../shared/datasets)")
+@pytest.mark.parametrize("method,scale", sorted(SET5_PSNR))
+def test_shipped_model_scores_its_set5_psnr(method, scale):
+    from minisr.evaluate import evaluate, shipped_weights_path
+
+    [row] = evaluate(method, ["Set5"], [scale], [str(shipped_weights_path(method, scale))],
+                     str(set5_folder().parent))
+    assert row["psnr"] >= SET5_PSNR[method, scale] - 0.005, row
