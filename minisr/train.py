@@ -45,11 +45,12 @@ DEFAULTS = dict(
     schedule="cosine", warmup=0, final_lr=0.01, step_size=0, gamma=0.1,
     init_from=None, finetune="all",
 )
-# The small FSRCNN-s (s = 5, m = 1) trains best at a higher rate: Set5 x3 after 50k steps,
-# lr 3e-4 / 1e-3 / 3e-3 / 1e-2: 31.90 / 31.96 / 32.15 / 32.40 dB; 3e-2 is unstable
-# (experiments/runs/fsrcnn-s_x3_lr*).
-PRESET_LR = {"fsrcnn-s": 1e-2}
-DEFAULT_STEPS = 150_000  # about 25 minutes at ~105 steps/s (FSRCNN x3, 11x11 patches, batch 128, 2 cores)
+# Learning rates of the convolutions measured best for the two presets (Adam, cosine,
+# batch 128; experiments/results/training_curves.md): FSRCNN x3 after 200k steps,
+# lr 1e-3 / 3e-3: Set5 33.01 / 33.17 dB; FSRCNN-s after 50k steps, lr 3e-4 / 1e-3 /
+# 3e-3 / 1e-2: 31.90 / 31.96 / 32.15 / 32.40 dB, 3e-2 unstable. Other sizes: 1e-3.
+PRESET_LR = {"fsrcnn": 3e-3, "fsrcnn-s": 1e-2}
+DEFAULT_STEPS = 200_000  # FSRCNN x3 on the 2-core test machine: about 32 minutes (fsrcnn_x3_v2: 31.6 min)
 # Options that say how to run, not what to train: a resumed run keeps them unless given again.
 RUN_OPTIONS = dict(steps=None, epochs=None, val_every=2000, save_every=0, log_every=100,
                    time_limit=None, data_dir=None, cache_dir=None, download=False,
@@ -96,7 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
     a("--epochs", type=float, metavar="E", help="passes over the pairs (instead of --steps)")
     a("--batch-size", type=int, metavar="B", help="[128]")
     a("--optimizer", choices=("adam", "sgd"), help="[adam]")
-    a("--lr", type=float, metavar="LR", help="learning rate of the convolutions [1e-3; 1e-2 for FSRCNN-s]")
+    a("--lr", type=float, metavar="LR", help="learning rate of the convolutions [FSRCNN 3e-3, FSRCNN-s 1e-2, other sizes 1e-3]")
     a("--deconv-lr", type=float, metavar="LR", help="learning rate of the deconvolution [1e-4]")
     a("--momentum", type=float, metavar="MU", help="SGD momentum [0.9]")
     a("--weight-decay", type=float, metavar="WD", help="L2 weight decay [0]")

@@ -331,11 +331,11 @@ def test_resume_fills_settings_added_after_the_run_began():
 
 
 def test_fsrcnn_s_defaults_to_its_own_learning_rate():
-    """FSRCNN-s trains at 1e-2 unless --lr is given; FSRCNN and custom sizes at 1e-3."""
+    """FSRCNN trains at 3e-3 and FSRCNN-s at 1e-2 unless --lr is given; other sizes at 1e-3."""
     rate = lambda given: train.resolve_settings(given)[0]["lr"]  # noqa: E731
     assert rate({"model": "fsrcnn-s"}) == 1e-2
     assert rate({"model": "fsrcnn-s", "lr": 3e-3}) == 3e-3
-    assert rate({}) == rate({"model": "fsrcnn"}) == 1e-3
+    assert rate({}) == rate({"model": "fsrcnn"}) == 3e-3
     assert rate({"model": "fsrcnn-s", "s": 6}) == 1e-3  # no longer the preset
     assert train.resolve_settings({}, saved={**train.DEFAULTS, "model_name": "fsrcnn-s",
                                               "lr": 1e-3})[0]["lr"] == 1e-3  # a resumed run keeps its rate
