@@ -21,6 +21,16 @@ TABLE_6 = {  # FSRCNN, T91 + General-100: PSNR / SSIM
     ("Set5", 4): (30.71, 0.8657), ("Set14", 4): (27.59, 0.7535), ("BSD200", 4): (26.98, 0.7398),
 }
 RUNS = [  # (run folder, model file, scale, what it is)
+    # the paper's way (section 4.1): the T91 model, then fine-tuned with the extra data
+    ("fsrcnn_x3_t91bsds_v2", "last.npz", 3, "the T91 x3 model `fsrcnn_x3_lr3e-3` fine-tuned on "
+     "T91 + BSDS500-train (lr 1e-4, 50k steps), final weights"),
+    ("fsrcnn_x2_t91bsds_v2", "best.npz", 2, "x2: deconvolution fine-tuned from it on T91 + BSDS500-train"),
+    ("fsrcnn_x4_t91bsds_v2", "best.npz", 4, "x4: deconvolution fine-tuned from it on T91 + BSDS500-train"),
+    # for comparison: T91 only (the shipped models)
+    ("fsrcnn_x3_lr3e-3", "best.npz", 3, "T91 only, for comparison: FSRCNN x3, lr 3e-3, 200k steps (shipped)"),
+    ("fsrcnn_x2_v2", "best.npz", 2, "T91 only: x2 deconvolution fine-tuned from it (shipped)"),
+    ("fsrcnn_x4_v2", "best.npz", 4, "T91 only: x4 deconvolution fine-tuned from it (shipped)"),
+    # last session's runs, with lr 1e-3
     ("fsrcnn_x3_t91bsds_scratch", "best.npz", 3, "x3 from scratch on T91 + BSDS500-train"),
     ("fsrcnn_x2_t91bsds", "best.npz", 2, "x2: deconvolution fine-tuned from it"),
     ("fsrcnn_x4_t91bsds", "best.npz", 4, "x4: deconvolution fine-tuned from it"),
