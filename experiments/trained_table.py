@@ -32,6 +32,9 @@ SHIPPED_FROM = {
     ("fsrcnn-s", 3): "fsrcnn-s_x3_v2/best.npz",
     ("fsrcnn-s", 2): "fsrcnn-s_x2_v2/best.npz",
     ("fsrcnn-s", 4): "fsrcnn-s_x4_v2/best.npz",
+    ("fsrcnn", 3): "fsrcnn_x3_lr3e-3/best.npz",
+    ("fsrcnn", 2): "fsrcnn_x2_v2/best.npz",
+    ("fsrcnn", 4): "fsrcnn_x4_v2/best.npz",
 }
 
 
