@@ -5,7 +5,8 @@ and schedule lengths tried, beside the paper's figure.
 
 Reads the run folders in ``experiments/runs/`` (``settings.json``, ``log.csv``) and
 writes ``experiments/results/training_curves.md`` with one table and one chart
-(``curves_<name>.png``) per group. A run still in progress is drawn as far as it got.
+(``curves_<name>.png``) per group. A run still in progress is drawn as far as it got; a
+fine-tune's backprops count from its starting model.
 """
 
 import json
@@ -20,7 +21,8 @@ GROUPS = [
     ("fsrcnn_x3", "FSRCNN x3, T91", ("paper Table 3", 33.06),
      ["fsrcnn_x3", "fsrcnn_x3_v2", "fsrcnn_x3_400k", "fsrcnn_x3_lr3e-3"]),
     ("fsrcnn_x3_t91bsds", "FSRCNN x3, T91 + BSDS500-train", ("paper Table 6", 33.16),
-     ["fsrcnn_x3_t91bsds_scratch", "fsrcnn_x3_t91bsds"]),
+     ["fsrcnn_x3_t91bsds_scratch", "fsrcnn_x3_t91bsds", "fsrcnn_x3_lr3e-3", "fsrcnn_x3_t91bsds_v2",
+      "fsrcnn_x3_t91only_ft_diag"]),
 ]
 
 
@@ -33,6 +35,15 @@ def describe(run) -> str:
     if settings["train"] != ["T91"]:
         text += f", on {' + '.join(settings['train'])}"
     return text
+
+
+def short_label(run) -> str:
+    """The chart legend: describe() with a fine-tune's starting file shortened."""
+    settings = json.loads((run / "settings.json").read_text())
+    text = f"lr {settings['lr']:g}, {settings['total_steps'] // 1000}k steps"
+    if settings.get("init_from"):
+        text += ", fine-tune"
+    return text + ("" if settings["train"] == ["T91"] else ", + BSDS500")
 
 
 def main() -> None:
@@ -58,7 +69,7 @@ def main() -> None:
             status = f"{done:,}" + ("" if done == planned else f" of {planned:,}")
             lines.append(f"| `{folder}` | {describe(run)} | {status} | {best[1]:.2f} ({best[0]:,}) | "
                          f"{curve[-1][1]:.2f} | {curve[-1][2] / 60:.1f} min |")
-            curves.append((f"{folder}: {describe(run).split(', from')[0]}", curve))
+            curves.append((f"{folder}: {short_label(run)}", curve))
         if curves:
             path = RESULTS / f"curves_{name}.png"
             chart(title, curves, path, reference=reference, y_span=1.5)
