@@ -1,10 +1,10 @@
 """``python -m minisr.train``: train FSRCNN on augmented LR/HR sub-images.
 
-    python -m minisr.train                         # FSRCNN x3 on T91: Adam 1e-3/1e-4, cosine
+    python -m minisr.train                         # FSRCNN x3 on T91: Adam 3e-3/1e-4, cosine
     python -m minisr.train --model fsrcnn-s --scale 2 --steps 50000 --data-dir ../shared/datasets
     python -m minisr.train --out runs/fsrcnn_x3 --resume --time-limit 25   # go on in chunks
     python -m minisr.train --init-from runs/fsrcnn_x3/best.npz --scale 2 --finetune deconv
-    python -m minisr.train --optimizer sgd --schedule constant           # the paper's recipe
+    python -m minisr.train --optimizer sgd --schedule constant --lr 1e-3  # the paper's recipe
 
 Every run lives in one folder (``--out``, default ``runs/<model>_x<scale>``) holding
 ``checkpoint.npz`` (everything needed to ``--resume`` bit for bit), ``best.npz`` and
