@@ -24,7 +24,7 @@ def read_curve(run: Path):
 
 def total_steps(run: Path) -> int:
     """The steps the run was planned for (settings.json)."""
-    return json.loads((run / "settings.json").read_text())["total_steps"]
+    return settings_of(run)["total_steps"]
 
 
 def steps_done(run: Path) -> int:
@@ -32,6 +32,21 @@ def steps_done(run: Path) -> int:
     with open(run / "log.csv", newline="") as f:
         rows = list(csv.DictReader(f))
     return int(rows[-1]["step"])
+
+
+def run_commands(run: Path) -> list:
+    """The commands of a run folder's train.log: the start, then each --resume."""
+    log = run / "train.log"
+    if not log.is_file():
+        return []
+    marks = ("starting in ", "resuming at ")
+    lines = [line for line in log.read_text().splitlines() if any(m in line for m in marks)]
+    return [line.split(": ", 1)[1] for line in lines if ": " in line]
+
+
+def settings_of(run: Path) -> dict:
+    """The run's settings.json (what it trained, and total_steps)."""
+    return json.loads((run / "settings.json").read_text())
 
 
 def chart(title, curves, path: Path, reference=None, y_span=3.0) -> None:

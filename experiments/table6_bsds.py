@@ -11,10 +11,10 @@ import argparse
 import datetime
 from pathlib import Path
 
+from curves import REPO, run_commands
+from curves import RUNS as RUNS_DIR
 from minisr.evaluate import evaluate
 
-REPO = Path(__file__).resolve().parents[1]
-RUNS_DIR = REPO / "experiments" / "runs"
 TABLE_6 = {  # FSRCNN, T91 + General-100: PSNR / SSIM
     ("Set5", 2): (37.00, 0.9558), ("Set14", 2): (32.63, 0.9088), ("BSD200", 2): (31.80, 0.9074),
     ("Set5", 3): (33.16, 0.9140), ("Set14", 3): (29.43, 0.8242), ("BSD200", 3): (28.60, 0.8137),
@@ -40,12 +40,6 @@ RUNS = [  # (run folder, model file, scale, what it is)
 ]
 
 
-def command_of(run: Path) -> str:
-    lines = (run / "train.log").read_text().splitlines() if (run / "train.log").is_file() else []
-    starts = [line.split("starting in ", 1)[1].split(": ", 1)[1] for line in lines if "starting in " in line]
-    return starts[0] if starts else "(no train.log)"
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data-dir", required=True)
@@ -68,7 +62,7 @@ def main() -> None:
             paper_psnr, paper_ssim = TABLE_6[(r["dataset"], scale)]
             lines.append(f"| `{folder}/{model_file}` | {r['dataset']} | x{scale} | {r['psnr']:.2f} | {r['ssim']:.4f} | "
                          f"{paper_psnr:.2f} / {paper_ssim:.4f} | {r['psnr'] - paper_psnr:+.2f} |")
-        commands.append(f"- `{folder}` ({what}): `{command_of(run)}`")
+        commands.append(f"- `{folder}` ({what}): `{'`, then `'.join(run_commands(run)) or '(no train.log)'}`")
     lines += ["", "Commands (run folders in `experiments/runs/`):", ""] + commands
     Path(args.out).write_text("\n".join(lines) + "\n")
     print("\n".join(lines))

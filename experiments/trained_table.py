@@ -14,9 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
+from curves import REPO, RUNS, run_commands
 from minisr.evaluate import evaluate, shipped_weights_path
 
-REPO = Path(__file__).resolve().parents[1]
 TABLE_3 = {  # PSNR, T91 only: (FSRCNN-s, FSRCNN)
     ("Set5", 2): (36.53, 36.94), ("Set14", 2): (32.22, 32.54), ("BSD200", 2): (31.44, 31.73),
     ("Set5", 3): (32.55, 33.06), ("Set14", 3): (29.08, 29.37), ("BSD200", 3): (28.32, 28.55),
@@ -26,7 +26,7 @@ METHODS = ("fsrcnn-s", "fsrcnn")
 # The model file (under experiments/runs/) each shipped file is a copy of; a file not
 # listed is the best.npz of the run folder named like it (e.g. fsrcnn_x3/best.npz).
 # best.npz is the checkpoint with the best Set5 validation, as `python -m minisr.train`
-# keeps it; with the cosine schedule it is within 0.02 dB of the last one (the table of
+# keeps it; with the cosine schedule it is within 0.015 dB of the last one (the table of
 # runs in experiments/runs/README.md gives both).
 SHIPPED_FROM = {
     ("fsrcnn-s", 3): "fsrcnn-s_x3_v2/best.npz",
@@ -36,13 +36,6 @@ SHIPPED_FROM = {
     ("fsrcnn", 2): "fsrcnn_x2_v2/best.npz",
     ("fsrcnn", 4): "fsrcnn_x4_v2/best.npz",
 }
-
-
-def run_commands(log: Path) -> list:
-    """The commands of a run folder's train.log: the start, then each --resume."""
-    marks = ("starting in ", "resuming at ")
-    lines = [line for line in log.read_text().splitlines() if any(m in line for m in marks)]
-    return [line.split(": ", 1)[1] for line in lines if ": " in line]
 
 
 def same_weights(a: Path, b: Path) -> bool:
@@ -67,12 +60,10 @@ def main():
                 paper = TABLE_3[(r["dataset"], scale)][index]
                 rows.append((method, r["dataset"], scale, r["psnr"], r["ssim"], paper))
             source = SHIPPED_FROM.get((method, scale), f"{method}_x{scale}/best.npz")
-            run = REPO / "experiments" / "runs" / Path(source).parent
-            command, origin = "(no run folder)", f"no run folder `experiments/runs/{run.name}`"
-            if (run / "train.log").is_file():
-                commands = run_commands(run / "train.log")
-                command = "`, then `".join(commands) if commands else command
-            model_file = REPO / "experiments" / "runs" / source
+            run = RUNS / Path(source).parent
+            origin = f"no run folder `experiments/runs/{run.name}`"
+            command = "`, then `".join(run_commands(run)) or "(no train.log)"
+            model_file = RUNS / source
             if model_file.is_file():
                 origin = f"`experiments/runs/{source}`" if same_weights(path, model_file) else \
                     f"**differs from `experiments/runs/{source}`**"

@@ -9,9 +9,7 @@ writes ``experiments/results/training_curves.md`` with one table and one chart
 fine-tune's backprops count from its starting model.
 """
 
-import json
-
-from curves import RESULTS, RUNS, chart, read_curve, steps_done, total_steps
+from curves import RESULTS, RUNS, chart, read_curve, settings_of, steps_done, total_steps
 
 # (chart name, title, paper's figure (label, dB), [run folders])
 GROUPS = [
@@ -26,24 +24,16 @@ GROUPS = [
 ]
 
 
-def describe(run) -> str:
-    """'lr 1e-3, 200k steps' (+ 'from <init>' for a fine-tune) from settings.json."""
-    settings = json.loads((run / "settings.json").read_text())
+def describe(run, short=False) -> str:
+    """'lr 0.003, 200k steps', then the starting model of a fine-tune and the training
+    sets other than T91 (``short``: 'fine-tune', '+ BSDS500', for the chart legend)."""
+    settings = settings_of(run)
     text = f"lr {settings['lr']:g}, {settings['total_steps'] // 1000}k steps"
     if settings.get("init_from"):
-        text += f", from `{settings['init_from']}`"
+        text += ", fine-tune" if short else f", from `{settings['init_from']}`"
     if settings["train"] != ["T91"]:
-        text += f", on {' + '.join(settings['train'])}"
+        text += ", + BSDS500" if short else f", on {' + '.join(settings['train'])}"
     return text
-
-
-def short_label(run) -> str:
-    """The chart legend: describe() with a fine-tune's starting file shortened."""
-    settings = json.loads((run / "settings.json").read_text())
-    text = f"lr {settings['lr']:g}, {settings['total_steps'] // 1000}k steps"
-    if settings.get("init_from"):
-        text += ", fine-tune"
-    return text + ("" if settings["train"] == ["T91"] else ", + BSDS500")
 
 
 def main() -> None:
@@ -69,7 +59,7 @@ def main() -> None:
             status = f"{done:,}" + ("" if done == planned else f" of {planned:,}")
             lines.append(f"| `{folder}` | {describe(run)} | {status} | {best[1]:.2f} ({best[0]:,}) | "
                          f"{curve[-1][1]:.2f} | {curve[-1][2] / 60:.1f} min |")
-            curves.append((f"{folder}: {short_label(run)}", curve))
+            curves.append((f"{folder}: {describe(run, short=True)}", curve))
         if curves:
             path = RESULTS / f"curves_{name}.png"
             chart(title, curves, path, reference=reference, y_span=1.5)
