@@ -17,17 +17,22 @@ def format_seconds(seconds: float) -> str:
 
 
 class Progress:
-    """``with Progress(total, "Set5 x3") as bar: ... bar.update(1, note="PSNR 33.1")``."""
+    """``with Progress(total, "Set5 x3") as bar: ... bar.update(1, note="PSNR 33.1")``.
+
+    ``initial``: work already done before this display started (a resumed training run
+    shows ``2869/200000``, with the rate and ETA of this session's steps only).
+    """
 
     def __init__(self, total: int, label: str = "", stream=None, always: bool = False,
-                 min_interval: float = 0.1, disable: bool = False):
+                 min_interval: float = 0.1, disable: bool = False, initial: int = 0):
         self.total = total
+        self.initial = initial
         self.label = label
         self.stream = stream if stream is not None else sys.stderr
         self.interactive = hasattr(self.stream, "isatty") and self.stream.isatty()
         self.enabled = (self.interactive or always) and not disable
         self.min_interval = min_interval if self.interactive else 10.0
-        self.done = 0
+        self.done = initial
         self.start = time.perf_counter()
         self._last_draw = 0.0
 
@@ -40,7 +45,7 @@ class Progress:
 
     def _draw(self, now: float, note: str) -> None:
         elapsed = max(now - self.start, 1e-9)
-        rate = self.done / elapsed
+        rate = (self.done - self.initial) / elapsed
         parts = [self.label, f"{self.done}/{self.total}"]
         if self.total:
             parts.append(f"{100 * self.done / self.total:3.0f}%")

@@ -12,16 +12,23 @@ Every run lives in one folder (``--out``, default ``runs/<model>_x<scale>``) hol
 ``log.csv`` (loss and validation PSNR/SSIM against backprops) and ``train.log``.
 An existing run folder is only reused with ``--resume`` or ``--overwrite``.
 
-Stopping: Ctrl-C finishes the current step, saves a checkpoint and exits;
-``--time-limit`` does the same after that many minutes; a NaN/Inf loss stops
-without saving over the last good checkpoint. Exit status: 0 finished or stopped by
-the time limit, 130 interrupted, 3 diverged, 1 or 2 for a usage or data error.
+Stopping: Ctrl-C (or SIGTERM, as a batch scheduler sends) finishes the current step,
+validates, saves a checkpoint and exits; ``--time-limit`` does the same after that many
+minutes; a NaN/Inf loss stops without saving over the last good checkpoint. One run at
+a time owns a run folder (a lock; a second run there is refused). Every option is
+checked before any work. Exit status: 0 finished or stopped by the time limit,
+1 (2 from argparse) a usage or data error, 3 diverged, 74 a file could not be written
+(disk full: the last checkpoint is kept), 130 interrupted, 143 SIGTERM.
 """
 
 import argparse
 import json
+import math
+import os
 import shlex
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -30,9 +37,10 @@ import numba
 from ._jit import set_threads
 from .data import DatasetError, dataset_files, get_dataset
 from .data.registry import IMAGE_SUFFIXES
-from .model import FSRCNN, read_npz
+from .model import FSRCNN
 from .optim import SCHEDULES, SGD, Adam, make_schedule, param_groups
-from .training.checkpoint import load_checkpoint, restore_model
+from .locks import LOCK_NAME, hold, owner_note, read_owner, release
+from .training.checkpoint import CheckpointError, load_checkpoint, restore_model
 from .training.loop import Trainer, Validator
 from .training.patches import PatchSpec, full_context, prepare
 
@@ -54,9 +62,9 @@ DEFAULT_STEPS = 200_000  # FSRCNN x3 on the 2-core test machine: about 32 minute
 # Options that say how to run, not what to train: a resumed run keeps them unless given again.
 RUN_OPTIONS = dict(steps=None, epochs=None, val_every=2000, save_every=0, log_every=100,
                    time_limit=None, data_dir=None, cache_dir=None, download=False,
-                   progress=True, out=None)
+                   threads=None, progress=True, out=None)
 RUN_FILES = ("checkpoint.npz", "best.npz", "last.npz", "log.csv", "train.log", "settings.json")
-EXIT_DIVERGED, EXIT_INTERRUPTED = 3, 130
+EXIT_DIVERGED, EXIT_IO, EXIT_INTERRUPTED, EXIT_TERMINATED = 3, 74, 130, 143
 
 
 class UsageError(ValueError):
@@ -133,8 +141,8 @@ def model_dims(given: dict) -> tuple:
     """(d, s, m): --d/--s/--m, else --model's preset, else --init-from's, else FSRCNN's."""
     d, s, m = PRESETS[given.get("model", DEFAULTS["model"])]
     if given.get("init_from") and "model" not in given:
-        config = json.loads(str(read_npz(given["init_from"]).get("__config__", "{}")))
-        d, s, m = config.get("d", d), config.get("s", s), config.get("m", m)
+        source = FSRCNN.load(given["init_from"])  # one-line errors for a bad file
+        d, s, m = source.d, source.s, source.m
     return tuple(given.get(k) if given.get(k) is not None else v for k, v in zip("dsm", (d, s, m)))
 
 
@@ -164,20 +172,52 @@ def resolve_settings(given: dict, saved=None):
     return settings, run
 
 
+# What every numeric option may be: (lowest, highest, lowest allowed?) -- checked before
+# any work, so that a typo costs one line, not a run that trains something else.
+LIMITS = {
+    "d": (1, 1024, True), "s": (1, 1024, True), "m": (0, 64, True), "scale": (2, 16, True),
+    "batch_size": (1, None, True), "seed": (0, None, True), "stride": (1, None, True),
+    "lr": (0, None, False), "deconv_lr": (0, None, False), "momentum": (0, 1, True),
+    "weight_decay": (0, None, True), "warmup": (0, None, True), "final_lr": (0, 1, True),
+    "step_size": (0, None, True), "gamma": (0, None, False),
+    "steps": (1, None, True), "epochs": (0, None, False), "val_every": (0, None, True),
+    "save_every": (0, None, True), "log_every": (1, None, True), "time_limit": (0, None, True),
+}  # --threads: checked against the machine's cores by use_threads
+MEANING_OF_ZERO = {"val_every": "0: never", "save_every": "0: with each validation",
+                   "time_limit": "0: none", "m": "0: no mapping layer", "step_size": "0: at 50%% and 75%%"}
+
+
+def check_number(key: str, value) -> None:
+    """Raise UsageError unless ``value`` is a finite number within ``LIMITS[key]``."""
+    low, high, low_ok = LIMITS[key]
+    option = "--" + key.replace("_", "-")
+    if value is None:
+        return
+    if not math.isfinite(value):
+        raise UsageError(f"{option} must be a finite number, not {value}")
+    too_low = value < low if low_ok else value <= low
+    if too_low or (high is not None and value > high):
+        if high is None:
+            bound = f"at least {low:g}" if low_ok else f"greater than {low:g}"
+        else:
+            bound = f"between {low:g} and {high:g}"
+        zero = f" ({MEANING_OF_ZERO[key]})".replace("%%", "%") if key in MEANING_OF_ZERO else ""
+        raise UsageError(f"{option} must be {bound}{zero}, got {value:g}")
+
+
 def check(settings, run) -> None:
-    for key in ("scale", "batch_size"):
-        if settings[key] < (2 if key == "scale" else 1):
-            raise UsageError(f"--{key.replace('_', '-')} must be at least {2 if key == 'scale' else 1}")
-    for key in ("lr", "deconv_lr"):
-        if settings[key] <= 0:
-            raise UsageError(f"--{key.replace('_', '-')} must be positive")
+    """Every option, before any work: numbers in range, words from their sets."""
+    for key in LIMITS:
+        check_number(key, settings[key] if key in settings else run.get(key))
     if run["steps"] is not None and run["epochs"] is not None:
         raise UsageError("give --steps or --epochs, not both")
-    if not (settings["patch_size"] in (None, "paper") or str(settings["patch_size"]).isdigit()):
-        raise UsageError(f"--patch-size must be a number of LR pixels or 'paper', "
-                         f"not {settings['patch_size']!r}")
+    size = settings["patch_size"]
+    if not (size in (None, "paper") or (str(size).isdigit() and int(size) >= 1)):
+        raise UsageError(f"--patch-size must be a whole number of LR pixels (at least 1) or 'paper', "
+                         f"not {size!r}")
     if not (settings["context"] == "full" or str(settings["context"]).isdigit()):
-        raise UsageError(f"--context must be a number of LR pixels or 'full', not {settings['context']!r}")
+        raise UsageError(f"--context must be a number of LR pixels (0 or more) or 'full', "
+                         f"not {settings['context']!r}")
     if settings["finetune"] == "deconv" and not settings["init_from"]:
         raise UsageError("--finetune deconv needs --init-from FILE (a trained model)")
 
@@ -207,8 +247,6 @@ def check_out_dir(out: Path, resume: bool, overwrite: bool) -> list:
     """Refuse to reuse a run folder without --resume or --overwrite; returns the run
     files that --overwrite will delete (only once the data is ready)."""
     existing = [name for name in RUN_FILES if (out / name).exists()]
-    if resume and overwrite:
-        raise UsageError("--resume and --overwrite contradict each other")
     if resume:
         if not (out / "checkpoint.npz").exists():
             raise UsageError(f"nothing to resume: {out / 'checkpoint.npz'} does not exist")
@@ -259,6 +297,68 @@ def describe(settings, model, optimizer, pairs, total_steps) -> str:
             f"of {len(pairs):,} pairs")
 
 
+def use_threads(run: dict, resumed: bool) -> None:
+    """Set the worker threads: ``--threads``, or a resumed run's own (its weights then go
+    on bit for bit), else every core."""
+    threads = run.get("threads")
+    if threads is None:
+        return
+    try:
+        set_threads(threads)
+    except ValueError as error:
+        if resumed:
+            raise UsageError(f"this run used --threads {threads}, more than this machine's "
+                             f"{numba.config.NUMBA_NUM_THREADS} cores; give --threads N to go on "
+                             "with fewer (the weights then differ by float rounding)") from None
+        raise UsageError(str(error)) from None
+
+
+class RunFolder:
+    """``with RunFolder(out, command):`` owns the run folder ``out`` while training.
+
+    * Only one process trains in a folder at a time: it holds the lock on ``out/.lock``
+      (:mod:`minisr.locks`); a second ``python -m minisr.train`` (or ``--resume``) there
+      stops with one line saying which process has it.
+    * Temporary files of checkpoints that a killed process was writing (``.tmp-*``) are
+      removed: nobody else can be writing them while the lock is held.
+    * A folder this run created is removed again if the run fails before it starts
+      training, so that a corrected command does not meet an empty run folder.
+    """
+
+    def __init__(self, out: Path, command: str):
+        self.out, self.command = Path(out), command
+        self.created, self.lock = False, None
+
+    def __enter__(self):
+        # created here, or by a run killed before it began (nothing in it but the lock)
+        self.created = not self.out.exists() or {p.name for p in self.out.iterdir()} <= {LOCK_NAME}
+        try:
+            self.out.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise UsageError(f"cannot create the run folder {self.out} ({error.strerror or error})") from None
+        self.lock = hold(self.out / LOCK_NAME)
+        if self.lock is None:
+            who = read_owner(self.out / LOCK_NAME) or "another process"
+            raise UsageError(f"{self.out} is in use by another training run ({who}); wait for it "
+                             "to finish or stop it, or choose another --out")
+        owner_note(self.lock, f"pid {os.getpid()} since {time.strftime('%Y-%m-%d %H:%M:%S')}: {self.command}")
+        for leftover in self.out.glob(".tmp-*"):
+            leftover.unlink()
+        return self
+
+    def __exit__(self, kind, error, traceback):
+        started = (self.out / "train.log").exists()
+        if self.created and not started:
+            (self.out / LOCK_NAME).unlink(missing_ok=True)
+            release(self.lock)
+            try:
+                self.out.rmdir()  # only if empty: never delete anything else
+            except OSError:
+                pass
+        release(self.lock)
+        return False
+
+
 def train(given: dict, command: str = "python -m minisr.train") -> int:
     start = time.perf_counter()
     default_out = f"runs/{model_name(*model_dims(given))}_x{given.get('scale', DEFAULTS['scale'])}"
@@ -266,15 +366,18 @@ def train(given: dict, command: str = "python -m minisr.train") -> int:
         default_out += "_deconv"
     out = Path(given.get("out") or default_out)
     resume, overwrite = given.pop("resume", False), given.pop("overwrite", False)
-    threads = given.pop("threads", None)
-    if threads is not None:
-        try:
-            set_threads(threads)
-        except ValueError as error:
-            raise UsageError(str(error)) from None
+    if resume and overwrite:
+        raise UsageError("--resume and --overwrite contradict each other")
+    with RunFolder(out, command):
+        return train_in(out, given, resume, overwrite, command, start)
+
+
+def train_in(out: Path, given: dict, resume: bool, overwrite: bool, command: str, start: float) -> int:
+    """The run itself, in the folder ``out`` that :class:`RunFolder` holds."""
     stale = check_out_dir(out, resume, overwrite)
     checkpoint = load_checkpoint(out / "checkpoint.npz") if resume else None
     settings, run = resolve_settings(given, checkpoint.state["settings"] if checkpoint else None)
+    use_threads(run, resumed=checkpoint is not None)
 
     files = resolve_images(settings["train"], run["data_dir"], run["download"])
     # before the pairs are made (minutes for a large set): a mistyped --val fails at once
@@ -286,11 +389,14 @@ def train(given: dict, command: str = "python -m minisr.train") -> int:
     spec = PatchSpec.for_scale(settings["scale"], size, settings["stride"],
                                settings["augment"], settings["flips"], context)
     pairs = prepare(files, spec, run["cache_dir"], label=" + ".join(settings["train"]))
-    batches_per_epoch = max(1, len(pairs) // settings["batch_size"])
+    if len(pairs) < settings["batch_size"]:
+        raise UsageError(f"only {len(pairs):,} training pairs, fewer than one batch of "
+                         f"{settings['batch_size']}: give a smaller --batch-size or more images")
+    batches_per_epoch = len(pairs) // settings["batch_size"]
     if run["epochs"] is not None:
         total_steps = max(1, round(run["epochs"] * batches_per_epoch))
     else:
-        total_steps = run["steps"] or DEFAULT_STEPS
+        total_steps = DEFAULT_STEPS if run["steps"] is None else run["steps"]
 
     model = restore_model(checkpoint) if checkpoint else build_model(settings)
     optimizer = build_optimizer(settings, model)
@@ -299,14 +405,13 @@ def train(given: dict, command: str = "python -m minisr.train") -> int:
     schedule = make_schedule(settings["schedule"], total_steps, settings["warmup"],
                              settings["step_size"], settings["gamma"], settings["final_lr"])
     validator = Validator(val_files, settings["scale"]) if val_files else None
-    out.mkdir(parents=True, exist_ok=True)
     for name in stale:
         (out / name).unlink()
-    (out / "settings.json").write_text(json.dumps({**settings, "total_steps": total_steps}, indent=1))
-
     trainer = Trainer(model, optimizer, schedule, pairs, settings, out, validator,
                       state=checkpoint.state if checkpoint else None, progress=run["progress"],
                       workers=numba.get_num_threads())
+    # Written only once everything is ready: a start that fails leaves no run behind.
+    (out / "settings.json").write_text(json.dumps({**settings, "total_steps": total_steps}, indent=1))
     step = trainer.state["step"]
     trainer.say(f"{f'resuming at step {step:,}' if checkpoint else 'starting'} in {out}: {command}")
     for line in describe(settings, model, optimizer, pairs, total_steps).splitlines():
@@ -330,23 +435,51 @@ def train(given: dict, command: str = "python -m minisr.train") -> int:
     if outcome == "finished":
         trainer.say(f"finished {step:,} steps in {elapsed / 60:.1f} min of training{best_text}")
         return 0
-    why = "interrupted" if outcome == "interrupted" else "time limit reached"
+    why = {"interrupted": "interrupted", "terminated": "stopped by SIGTERM"}.get(outcome, "time limit reached")
     trainer.say(f"{why} at step {step:,} of {total_steps:,}: checkpoint saved{best_text}; "
                 f"continue with: {again}")
-    return EXIT_INTERRUPTED if outcome == "interrupted" else 0
+    return {"interrupted": EXIT_INTERRUPTED, "terminated": EXIT_TERMINATED}.get(outcome, 0)
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM arrived outside the training loop."""
+
+
+def raise_terminated(signum, frame):
+    """SIGTERM outside the training loop (e.g. while the pairs are made): stop like a
+    Ctrl-C, so that temporary files are removed on the way out."""
+    raise Terminated
 
 
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     given = vars(build_parser().parse_args(argv))
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, raise_terminated)
     try:
         return train(given, shlex.join(["python", "-m", "minisr.train", *argv]))
     except (UsageError, DatasetError, FileNotFoundError, ValueError) as error:  # ImageError too
-        print(f"python -m minisr.train: error: {error}", file=sys.stderr)
+        print(f"python -m minisr.train: error: {one_line(error)}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        print("\ninterrupted: stopped without saving (the last checkpoint, if any, is kept)", file=sys.stderr)
-        return EXIT_INTERRUPTED
+    except CheckpointError as error:
+        print(f"python -m minisr.train: error: {one_line(error)}", file=sys.stderr)
+        return EXIT_IO
+    except OSError as error:  # a full disk while the pairs are made, an unreadable folder, ...
+        print(f"python -m minisr.train: error: {one_line(error)}", file=sys.stderr)
+        return EXIT_IO
+    except KeyboardInterrupt as stop:
+        why = "stopped by SIGTERM" if isinstance(stop, Terminated) else "interrupted"
+        print(f"\n{why}: stopped without saving (the last checkpoint, if any, is kept)", file=sys.stderr)
+        return EXIT_TERMINATED if isinstance(stop, Terminated) else EXIT_INTERRUPTED
+
+
+def one_line(error) -> str:
+    """An exception as one line: an OSError with a file as 'file: reason'."""
+    if isinstance(error, OSError) and error.strerror and error.filename:
+        text = f"{error.filename}: {error.strerror}"
+    else:
+        text = str(error) or type(error).__name__
+    return " ".join(text.split())
 
 
 if __name__ == "__main__":

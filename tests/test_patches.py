@@ -201,11 +201,18 @@ def test_prepare_writes_every_pair_and_memory_maps_them(image_folder, tmp_path):
     expected = sum(pair_count(augmented_shape(patches.load_y(p).shape, s, k), spec)
                    for p in files for s, k, _ in spec.augmentations())
     assert len(pairs) == expected > 0
-    assert isinstance(pairs.lr, np.memmap) and isinstance(pairs.hr, np.memmap)
+    assert isinstance(pairs.lr.store, np.memmap) and isinstance(pairs.hr.store, np.memmap)
     assert pairs.lr.dtype == np.float32 and pairs.hr.dtype == np.uint8
-    first_lr, first_hr = extract_pairs(patches.load_y(files[0]), spec)
-    np.testing.assert_array_equal(pairs.lr[:len(first_lr)], first_lr)
-    np.testing.assert_array_equal(pairs.hr[:len(first_hr)], first_hr)
+    # every pair cut on the fly equals the pair extract_pairs makes, in the same order
+    every_lr, every_hr = zip(*(extract_pairs(patches.augment(patches.load_y(p), s, k, flip), spec)
+                               for p in files for s, k, flip in spec.augmentations()))
+    everything = np.arange(len(pairs))
+    np.testing.assert_array_equal(pairs.lr[everything], np.concatenate(every_lr))
+    np.testing.assert_array_equal(pairs.hr[everything], np.concatenate(every_hr))
+    np.testing.assert_array_equal(pairs.hr[5], every_hr[0][5])  # one window alone
+    # the cache holds the images, not every pair: smaller (5x for T91, less for tiny images)
+    pair_bytes = len(pairs) * (4 * spec.input_size ** 2 + spec.hr_size ** 2)
+    assert pairs.nbytes < 0.7 * pair_bytes
     assert pairs.meta["pairs"] == expected
     assert not [p for p in (tmp_path / "cache").iterdir() if p.name.startswith(".tmp")]
 
@@ -218,13 +225,14 @@ def test_second_prepare_reuses_the_cache(image_folder, tmp_path, monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("pairs recomputed although they are cached")
 
-    monkeypatch.setattr(patches, "extract_pairs", refuse)
+    monkeypatch.setattr(patches, "pair_images", refuse)
     monkeypatch.setattr(patches, "load_y", refuse)
     messages = []
     second = prepare(files, spec, tmp_path / "cache", log=messages.append)
     assert "cached" in messages[0]
-    np.testing.assert_array_equal(first.lr, second.lr)
-    np.testing.assert_array_equal(first.hr, second.hr)
+    everything = np.arange(len(first))
+    np.testing.assert_array_equal(first.lr[everything], second.lr[everything])
+    np.testing.assert_array_equal(first.hr[everything], second.hr[everything])
     with pytest.raises(AssertionError, match="recomputed"):  # another stride: another cache
         prepare(files, PatchSpec.for_scale(2, stride=5), tmp_path / "cache", log=lambda *a: None)
 
@@ -245,9 +253,10 @@ def test_a_failed_preparation_leaves_no_cache(image_folder, tmp_path, monkeypatc
         calls.append(1)
         if len(calls) > 3:
             raise KeyboardInterrupt
-        return extract_pairs(*args)
+        return real(*args)
 
-    monkeypatch.setattr(patches, "extract_pairs", fail_later)
+    real = patches.pair_images
+    monkeypatch.setattr(patches, "pair_images", fail_later)
     with pytest.raises(KeyboardInterrupt):
         prepare(sorted(image_folder.iterdir()), PatchSpec.for_scale(3), tmp_path / "cache",
                 log=lambda *a: None)

@@ -122,8 +122,11 @@ def test_ctrl_c_then_resume_equals_a_straight_run(data, tmp_path, monkeypatch, c
     assert_same_state(straight, chunked)
     steps = [int(r["step"]) for r in read_log(chunked)]
     assert steps == sorted(set(steps))  # no row repeated after resuming
-    assert ([r["val_psnr"] for r in read_log(chunked) if r["val_psnr"]]
-            == [r["val_psnr"] for r in read_log(straight) if r["val_psnr"]])
+    scheduled = lambda rows: [(r["step"], r["val_psnr"]) for r in rows  # noqa: E731
+                              if r["val_psnr"] and int(r["step"]) % 20 == 0]
+    assert scheduled(read_log(chunked)) == scheduled(read_log(straight))
+    # the stop itself was validated too, so best.npz is never older than the chunk
+    assert [r["val_psnr"] != "" for r in read_log(chunked) if int(r["step"]) == stop_at] == [True]
 
 
 @pytest.mark.parametrize("threads", [1, 2])

@@ -48,6 +48,11 @@ def atomic_savez(path, arrays: dict) -> None:
         raise
 
 
+class CheckpointError(OSError):
+    """A checkpoint could not be written (disk full, permissions); the previous one,
+    if any, is intact. The message is one line naming the file."""
+
+
 def save_checkpoint(path, model, optimizer, state: dict) -> None:
     """Write model, optimiser and ``state`` (JSON-able: step, RNG state, settings, ...)."""
     arrays = {f"model/{name}": p.data for name, p in model.named_parameters()}
@@ -65,34 +70,62 @@ class Checkpoint(NamedTuple):
     weights: dict           # parameter name -> array
     optimizer_state: dict   # as Optimizer.state_dict() returns it
     state: dict             # the training state saved with it
+    path: str = ""          # the file it was read from (for messages)
+
+
+STATE_KEYS = ("step", "epoch", "epoch_rng_state", "best", "elapsed", "settings")
 
 
 def load_checkpoint(path) -> Checkpoint:
-    """Read a checkpoint written by :func:`save_checkpoint`."""
+    """Read a checkpoint written by :func:`save_checkpoint`.
+
+    Raises ValueError with one line naming the file for anything else: a truncated or
+    corrupt file (``read_npz``), a missing or malformed ``__meta__``, weights that are
+    not finite numbers.
+    """
     arrays = read_npz(path)
     if "__meta__" not in arrays:
         raise ValueError(f"{path}: not a minisr training checkpoint (no __meta__ entry)")
-    meta = json.loads(str(arrays.pop("__meta__")))
-    if meta.get("format") != FORMAT:
-        raise ValueError(f"{path}: checkpoint format {meta.get('format')!r}, expected {FORMAT!r}")
+    try:
+        meta = json.loads(str(arrays.pop("__meta__")))
+    except ValueError as error:
+        raise ValueError(f"{path}: damaged checkpoint: its __meta__ entry is not JSON ({error})") from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        found = meta.get("format") if isinstance(meta, dict) else type(meta).__name__
+        raise ValueError(f"{path}: checkpoint format {found!r}, expected {FORMAT!r}")
+    missing = [key for key in ("model_config", "optimizer", "state") if not isinstance(meta.get(key), dict)]
+    missing += [f"state.{key}" for key in STATE_KEYS if key not in meta.get("state", {})]
+    if missing:
+        raise ValueError(f"{path}: damaged checkpoint: {', '.join(missing)} missing or malformed")
     weights, buffers = {}, {}
     for key, array in arrays.items():
         kind, _, rest = key.partition("/")
+        if array.dtype.kind != "f":
+            raise ValueError(f"{path}: damaged checkpoint: {key} holds {array.dtype}, not floats")
+        if not np.all(np.isfinite(array)):
+            raise ValueError(f"{path}: {key} holds NaN/Inf values; this checkpoint cannot be resumed")
         if kind == "model":
             weights[rest] = array
         elif kind == "optim":
             name, _, buffer = rest.rpartition("/")
             buffers.setdefault(name, {})[buffer] = array
     optimizer_state = dict(meta["optimizer"], buffers=buffers)
-    return Checkpoint(meta["model_config"], weights, optimizer_state, meta["state"])
+    return Checkpoint(meta["model_config"], weights, optimizer_state, meta["state"], str(path))
 
 
 def restore_model(checkpoint: Checkpoint) -> FSRCNN:
     """The checkpoint's model, with its weights."""
-    model = FSRCNN(**checkpoint.model_config)
+    try:
+        model = FSRCNN(**checkpoint.model_config)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"{checkpoint.path}: its model configuration {checkpoint.model_config} "
+                         f"is not an FSRCNN ({error})") from None
     params = dict(model.named_parameters())
     if set(params) != set(checkpoint.weights):
-        raise ValueError(f"checkpoint weights {sorted(checkpoint.weights)} do not match {model!r}")
+        raise ValueError(f"{checkpoint.path}: weights {sorted(checkpoint.weights)} do not match {model!r}")
     for name, p in params.items():
+        if checkpoint.weights[name].shape != p.data.shape:
+            raise ValueError(f"{checkpoint.path}: {name} has shape {checkpoint.weights[name].shape}, "
+                             f"{model!r} needs {p.data.shape}")
         p.data[...] = checkpoint.weights[name]
     return model

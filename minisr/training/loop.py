@@ -43,7 +43,7 @@ import numpy as np
 from ..evaluate import super_resolve
 from ..progress import Progress
 from ..protocol import evaluate_pair, load_test_pair
-from .checkpoint import save_checkpoint
+from .checkpoint import CheckpointError, save_checkpoint
 from .parallel import DataParallel, batch_gradients
 
 LOG_COLUMNS = ["step", "backprops", "epoch", "lr", "loss", "val_psnr", "val_ssim", "wall_s"]
@@ -110,28 +110,32 @@ class Validator:
 
 
 class InterruptFlag:
-    """While active, the first Ctrl-C only sets ``requested`` (the loop then finishes
-    the current step, saves and stops); a second Ctrl-C raises KeyboardInterrupt."""
+    """While active, the first Ctrl-C (SIGINT) or SIGTERM only sets ``requested`` to
+    ``"interrupted"`` or ``"terminated"`` (the loop then finishes the current step,
+    validates, saves and stops); a second one raises KeyboardInterrupt."""
+
+    SIGNALS = {signal.SIGINT: ("interrupted", "Ctrl-C"), signal.SIGTERM: ("terminated", "SIGTERM")}
 
     def __init__(self):
-        self.requested = False
-        self._previous = None
+        self.requested = None
+        self._previous = {}
 
     def _handler(self, signum, frame):
         if self.requested:
             raise KeyboardInterrupt
-        self.requested = True
-        print("\nCtrl-C: saving a checkpoint after this step (press again to quit without saving)",
+        self.requested, name = self.SIGNALS[signum]
+        print(f"\n{name}: saving a checkpoint after this step (press Ctrl-C again to quit without saving)",
               file=sys.stderr, flush=True)
 
     def __enter__(self):
         if threading.current_thread() is threading.main_thread():
-            self._previous = signal.signal(signal.SIGINT, self._handler)
+            for signum in self.SIGNALS:
+                self._previous[signum] = signal.signal(signum, self._handler)
         return self
 
     def __exit__(self, *exc):
-        if self._previous is not None:
-            signal.signal(signal.SIGINT, self._previous)
+        for signum, previous in self._previous.items():
+            signal.signal(signum, previous)
         return False
 
 
@@ -200,18 +204,35 @@ class Trainer:
         return all(np.all(np.isfinite(p.data)) for p in self.model.parameters())
 
     def save(self) -> None:
-        """checkpoint.npz (full state) and last.npz (plain model), both atomic."""
+        """checkpoint.npz (full state) and last.npz (plain model), both atomic.
+
+        Raises :class:`CheckpointError` (one line) if a file cannot be written, e.g. on
+        a full disk; the previous files are then untouched.
+        """
         self.state["settings"] = self.settings
-        save_checkpoint(self.out / "checkpoint.npz", self.model, self.optimizer, self.state)
-        self.model.save(self.out / "last.npz")
+        self.write(save_checkpoint, self.out / "checkpoint.npz", self.model, self.optimizer, self.state)
+        self.write(self.model.save, self.out / "last.npz")
+
+    def write(self, save, path, *args) -> None:
+        """``save(path, *args)``, an OSError (disk full, ...) turned into a one-line
+        :class:`CheckpointError` that says what is kept."""
+        try:
+            save(path, *args)
+        except OSError as error:
+            checkpoint = self.out / "checkpoint.npz"
+            kept = (f"the previous {checkpoint} is kept" if checkpoint.exists()
+                    else "no checkpoint had been saved yet")
+            raise CheckpointError(f"could not save {path} at step {self.state['step']:,} "
+                                  f"({error.strerror or error}); {kept}. Free some space, "
+                                  "then continue with --resume") from None
 
     def validate(self) -> tuple:
         psnr, ssim = self.validator(self.model)
         best = self.state["best"]
         mark = ""
         if best["psnr"] is None or psnr > best["psnr"]:
+            self.write(self.model.save, self.out / "best.npz")
             self.state["best"] = {"psnr": psnr, "ssim": ssim, "step": self.state["step"]}
-            self.model.save(self.out / "best.npz")
             mark = "  (best)"
         self.say(f"step {self.state['step']:>7}  validation PSNR {psnr:.3f} dB  SSIM {ssim:.4f}{mark}")
         return psnr, ssim
@@ -242,9 +263,11 @@ class Trainer:
             deadline: float = None) -> str:
         """Train until ``total_steps``; returns why it stopped: ``"finished"``,
         ``"time-limit"`` (``deadline``, a ``time.perf_counter()`` value, passed),
-        ``"interrupted"`` (Ctrl-C) or ``"diverged"`` (NaN/Inf; nothing saved).
+        ``"interrupted"`` (Ctrl-C), ``"terminated"`` (SIGTERM) or ``"diverged"``
+        (NaN/Inf; nothing saved).
 
-        Validates every ``val_every`` steps and at the end, writes a log row every
+        Validates every ``val_every`` steps, at the end and whenever it stops early (so
+        ``best.npz`` is never older than the last chunk), writes a log row every
         ``log_every`` steps, saves every ``save_every`` steps and whenever it stops.
         """
         save_every = save_every or val_every or 1000
@@ -253,8 +276,8 @@ class Trainer:
             self.log_row(None, *self.validate())
         losses, smooth = [], None
         label = f"x{self.settings['scale']} {self.settings['model_name']}"
-        with InterruptFlag() as interrupt, Progress(total_steps - self.state["step"], label,
-                                                    always=True, disable=not self.progress) as bar:
+        with InterruptFlag() as interrupt, Progress(total_steps, label, always=True, initial=self.state["step"],
+                                                    disable=not self.progress) as bar:
             self._bar = bar
             try:
                 while self.state["step"] < total_steps:
@@ -268,13 +291,14 @@ class Trainer:
                     lr = self.optimizer.groups[0]["lr"]
                     bar.update(1, note=f"step {step}  loss {smooth:.3e}  lr {lr:.2e}")
                     self.state["elapsed"] = elapsed + time.perf_counter() - clock
-                    validate = self.validator is not None and val_every and (step % val_every == 0 or done)
-                    if validate or step % log_every == 0 or done:
+                    outcome = interrupt.requested  # None, "interrupted" or "terminated"
+                    if outcome is None and deadline is not None and not done and time.perf_counter() > deadline:
+                        outcome = "time-limit"
+                    validate = self.validator is not None and val_every and (
+                        step % val_every == 0 or done or outcome is not None)
+                    if validate or step % log_every == 0 or done or outcome:
                         self.log_row(float(np.mean(losses)), *(self.validate() if validate else (None, None)))
                         losses = []
-                    outcome = ("interrupted" if interrupt.requested else
-                               "time-limit" if deadline is not None and time.perf_counter() > deadline
-                               and not done else None)
                     if done or outcome or step % save_every == 0:
                         self.state["finished"] = done
                         self.save()
