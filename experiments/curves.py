@@ -2,6 +2,9 @@
 scripts). A run folder's ``log.csv`` has one row per logged step; the rows with a
 ``val_psnr`` are the validations (Set5 by default, exact protocol). Charts are drawn
 with Pillow, so no plotting package is needed.
+
+The files in ``experiments/results/`` are tracked: every script only prints its table
+unless run with ``--write`` (:func:`add_write_options`, :func:`save`).
 """
 
 import csv
@@ -13,6 +16,24 @@ REPO = Path(__file__).resolve().parents[1]
 RUNS = REPO / "experiments" / "runs"
 RESULTS = REPO / "experiments" / "results"
 COLOURS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf"]
+
+
+def add_write_options(parser, out_name: str) -> None:
+    """``--write`` (replace the tracked result file) and ``--out-dir DIR`` (where to)."""
+    parser.add_argument("--write", action="store_true",
+                        help=f"write {out_name} (and any charts) into --out-dir; without "
+                        "it the table is only printed")
+    parser.add_argument("--out-dir", type=Path, default=RESULTS, metavar="DIR",
+                        help="folder for the results (default: experiments/results, tracked in git)")
+
+
+def save(text: str, path: Path, write: bool) -> None:
+    """Write ``text`` to ``path`` when ``write`` (--write); otherwise say where it would go."""
+    if write:
+        path.write_text(text)
+        print(f"written to {path}")
+    else:
+        print(f"(not written; run with --write to replace {path})")
 
 
 def read_curve(run: Path):

@@ -4,7 +4,11 @@ Every kernel in minisr is decorated with :func:`kernel` (a parallel kernel whose
 outer loop is a ``prange``) or :func:`serial_kernel` (small helpers).
 
 * ``cache=True`` keeps the compiled machine code on disk (``__pycache__``), so the
-  second run of a program does not compile again.
+  second run of a program does not compile again. The cache is keyed by each kernel's
+  source file and argument types, not by the options below: after changing them, delete
+  ``minisr/kernels/__pycache__`` (or point ``NUMBA_CACHE_DIR`` at an empty folder).
+  Each kernel is compiled once per dtype (float32 for work, float64 for gradient checks);
+  every caller passes C-contiguous arrays, so there are no other variants to compile.
 * ``fastmath`` is a *subset* of LLVM's fast-math flags: re-association and
   contraction (so reductions vectorise and ``a*b + c`` becomes one FMA) but not
   ``nnan``/``ninf``: a diverging training run must still produce NaN/Inf that the
@@ -16,7 +20,6 @@ outer loop is a ``prange``) or :func:`serial_kernel` (small helpers).
 import contextlib
 import os
 import sys
-import threading
 
 # Numba's OpenMP threads wait for work by sleeping, not spinning: on a 2-core machine a
 # spinning idle thread steals the core that another process (or NumPy's BLAS) needs,
@@ -26,6 +29,7 @@ import threading
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import numba  # noqa: E402  (after the environment is set)
+import numba.core.event  # noqa: E402
 
 FASTMATH_FLAGS = {"contract", "reassoc", "nsz", "arcp"}
 
@@ -43,23 +47,38 @@ def set_threads(count: int) -> None:
     numba.set_num_threads(count)
 
 
+class _FirstCompile(numba.core.event.Listener):
+    """Calls ``say()`` when Numba starts compiling, the first time only.
+
+    Numba sends a "numba:compile" event only when it really compiles a function: a
+    signature found in the on-disk cache is loaded without one.
+    """
+
+    def __init__(self, say):
+        self.say, self.said = say, False
+
+    def on_start(self, event):
+        if not self.said:
+            self.said = True
+            self.say()
+
+    def on_end(self, event):
+        pass
+
+
 @contextlib.contextmanager
-def compile_notice(after: float = 1.0, stream=None):
-    """Say on stderr that Numba is compiling if the block takes longer than ``after``
-    seconds (only the first run of a program compiles; the machine code is cached)."""
+def compile_notice(stream=None):
+    """Say on stderr that Numba is compiling, once, if anything inside the block is
+    compiled (only the first run of a program compiles; the machine code is cached,
+    so a later run prints nothing however long it takes)."""
     stream = stream if stream is not None else sys.stderr
 
     def notice():
         print("compiling minisr's Numba kernels (first run only; cached for later runs) ...",
               file=stream, flush=True)
 
-    timer = threading.Timer(after, notice)
-    timer.daemon = True
-    timer.start()
-    try:
+    with numba.core.event.install_listener("numba:compile", _FirstCompile(notice)):
         yield
-    finally:
-        timer.cancel()
 
 
 def warm_up(model) -> None:

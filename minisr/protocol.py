@@ -37,10 +37,10 @@ import numpy as np
 
 from .color import rgb_to_y, round_half_up
 from .imageio import read_image
-from .metrics import modcrop, psnr, ssim
+from .metrics import SSIM_WINDOW_SIZE, modcrop, psnr, ssim
 from .resize import imresize
 
-__all__ = ["load_test_pair", "bicubic_upscale", "evaluate_pair", "to_uint8_image", "image_to_y"]
+__all__ = ["load_test_pair", "check_scorable", "bicubic_upscale", "evaluate_pair", "to_uint8_image", "image_to_y"]
 
 
 def image_to_y(img):
@@ -64,10 +64,16 @@ def load_test_pair(path, scale):
     ``imresize(hr_y, 1/scale)`` (bicubic with antialiasing), not quantised.
 
     MATLAB's ``single(Y) / 255`` is kept in float64 here; EXIF orientation is not
-    applied (MATLAB's ``imread`` ignores it).
+    applied (MATLAB's ``imread`` ignores it). An image smaller than ``scale`` on a
+    side raises ValueError naming the file; :func:`check_scorable` tells whether a
+    pair is large enough to be scored.
     """
     scale = int(scale)
     y = image_to_y(read_image(path, exif_transpose=False))
+    h, w = y.shape
+    if min(h, w) < scale:  # modcrop would leave nothing
+        raise ValueError(f"{path}: image is {w}x{h}, smaller than the scale {scale} "
+                         f"(needs at least {scale}x{scale} pixels)")
     hr_y = modcrop(y, scale).astype(np.float64) / 255.0
     lr_y = imresize(hr_y, 1.0 / scale)
     return hr_y, lr_y
@@ -81,6 +87,23 @@ def bicubic_upscale(lr_y, scale):
 def to_uint8_image(x):
     """MATLAB ``uint8(x * 255)``: scale, round half away from zero, saturate."""
     return np.clip(round_half_up(np.asarray(x, dtype=np.float64) * 255.0), 0, 255).astype(np.uint8)
+
+
+def smallest_test_image(scale: int) -> int:
+    """Smallest side an image can have and still be scored at ``scale``: after modcrop
+    and shaving ``scale`` pixels per side, SSIM's 11x11 window must fit."""
+    return -(-(SSIM_WINDOW_SIZE + 2 * scale) // scale) * scale
+
+
+def check_scorable(path, hr_y, scale: int) -> None:
+    """Raise ValueError naming ``path`` if its (modcropped) HR Y is too small for
+    :func:`evaluate_pair` at ``scale``."""
+    h, w = np.shape(hr_y)[:2]
+    if min(h, w) - 2 * int(scale) < SSIM_WINDOW_SIZE:
+        side = smallest_test_image(scale)
+        raise ValueError(f"{path}: image is {w}x{h} after modcrop, too small to score at x{scale} "
+                         f"(needs at least {side}x{side} pixels: {SSIM_WINDOW_SIZE}x{SSIM_WINDOW_SIZE} "
+                         f"for SSIM after shaving {scale} per side)")
 
 
 def evaluate_pair(sr_y, hr_y, scale):

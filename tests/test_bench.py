@@ -13,3 +13,10 @@ def test_bench_prints_both_tables(capsys):
     assert "batch split across" in out
     for table in out.split("Training step")[1:]:
         assert "| **whole pass** |" in table
+
+
+def test_every_option_has_help_text():
+    actions = bench.build_parser()._actions
+    assert len(actions) > 5
+    for action in actions:
+        assert action.help, f"{action.option_strings} has no help text"

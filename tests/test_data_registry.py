@@ -83,6 +83,33 @@ def test_general100_accepts_a_folder_the_user_provides(tmp_path):
     assert verify_dataset("General-100", tmp_path) == []
 
 
+@pytest.mark.parametrize("command", ["verify", "download"])
+def test_cli_general100_says_to_place_it_by_hand(tmp_path, capsys, command):
+    """No pinned copy: never suggest a download that cannot work."""
+    assert main([command, "General-100", "--data-dir", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert f"put its images in {tmp_path / 'General-100'}/ by hand" in err
+    assert "FSRCNN.html" in err and "python -m minisr.data download" not in err
+    assert not (tmp_path / "General-100").exists()
+
+
+def test_cli_download_fails_for_general100_before_downloading_anything(tmp_path, capsys):
+    assert main(["download", "Set5", "General-100", "--data-dir", str(tmp_path),
+                 "--base-url", "http://127.0.0.1:9"]) == 1
+    assert "General-100 has no pinned copy" in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())
+
+
+def test_cli_verify_general100_counts_the_images_provided(tmp_path, capsys):
+    (tmp_path / "General-100").mkdir()
+    for name in ["im_1.bmp", "im_2.bmp"]:
+        (tmp_path / "General-100" / name).write_bytes(b"x")
+    assert main(["verify", "General-100", "--data-dir", str(tmp_path)]) == 0
+    assert capsys.readouterr().out == ("General-100: 2 images, provided by hand "
+                                       "(no checksums to verify)\n")
+
+
 def test_data_dir_resolution_order(tmp_path, monkeypatch):
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     monkeypatch.delenv("MINISR_DATA", raising=False)

@@ -40,7 +40,8 @@ class FileServer:
 
     mode: "normal" (honours Range), "ignore-range", "drop-once" (the first
     request of each path gets half its body, then the connection closes),
-    or "hang" (sends nothing until the test ends).
+    "headers-only" (every response ends after its headers), or "hang" (sends
+    nothing until the test ends).
     """
 
     def __init__(self, files, mode="normal"):
@@ -84,6 +85,9 @@ class FileServer:
             request.send_response(200)
         request.send_header("Content-Length", str(len(body) - start))
         request.end_headers()
+        if self.mode == "headers-only":
+            request.close_connection = True
+            return
         if self.mode == "drop-once" and path not in self.dropped:
             self.dropped.add(path)
             request.wfile.write(body[start:start + (len(body) - start) // 2])
@@ -327,3 +331,43 @@ def test_cli_checksum_mismatch_exits_nonzero_without_traceback(serve, tmp_path):
     assert "checksum mismatch" in result.stderr and "baby_GT.bmp" in result.stderr
     assert not (tmp_path / "Set5" / "baby_GT.bmp").exists()
     assert not part_path(tmp_path / "Set5" / "baby_GT.bmp").exists()
+
+
+# --- a failed download leaves nothing behind that it created -------------------------
+
+def test_cli_download_without_network_leaves_no_empty_folder(tmp_path, monkeypatch, capsys):
+    from minisr.data import download as download_module
+    monkeypatch.setattr(download_module.time, "sleep", lambda seconds: None)  # no backoff
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    data_dir = tmp_path / "data"  # does not exist yet: neither it nor Set5/ may stay
+    argv = ["download", "Set5", "--data-dir", str(data_dir), "--base-url", "http://127.0.0.1:9"]
+    assert main(argv) == 1
+    assert "could not download" in capsys.readouterr().err
+    assert not data_dir.exists()
+
+
+def test_failed_download_keeps_a_folder_that_was_there(tiny, tmp_path, monkeypatch):
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    dataset, _ = tiny
+    (tmp_path / "Tiny").mkdir()
+    with pytest.raises(DownloadError):
+        download_dataset(dataset, tmp_path, base_url="http://127.0.0.1:9", **FAST)
+    assert (tmp_path / "Tiny").is_dir() and not any((tmp_path / "Tiny").iterdir())
+
+
+def test_failed_download_leaves_no_empty_part_file(serve, tiny, tmp_path):
+    dataset, contents = tiny
+    server = serve(mirror(contents), mode="headers-only")  # 0 bytes, then closed
+    with pytest.raises(DownloadError, match="gave up"):
+        download_dataset(dataset, tmp_path / "data", base_url=server.url, **FAST)
+    assert len(server.requests) == 3  # it did connect, and retried
+    assert not (tmp_path / "data").exists()
+
+
+def test_failed_download_keeps_a_part_file_with_bytes(serve, tmp_path):
+    server = serve({"/f.bin": b"0123456789"}, mode="drop-once")  # half, then closed
+    dest = tmp_path / "f.bin"
+    with pytest.raises(DownloadError):
+        download_file(server.url + "/f.bin", dest, sha256(b"0123456789"),
+                      retries=0, backoff=0, timeout=2)
+    assert part_path(dest).read_bytes() == b"01234"  # kept, for the next run to resume

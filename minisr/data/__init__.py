@@ -5,7 +5,7 @@ safe downloader for them.
     >>> list_datasets()[:3]
     ['T91', 'General-100', 'Set5']
 
-Command line: ``python -m minisr.data {list,download,verify} ...``.
+Command line: ``python -m minisr.data {list,download,verify,cache} ...``.
 """
 
 from .download import (ChecksumError, DownloadError, download_dataset,

@@ -6,7 +6,9 @@ retried a few times; each retry asks the server for the missing bytes only
 complete, the ``.part`` file is fsynced, its SHA-256 checked, and only then
 renamed to ``NAME`` (``os.replace`` is atomic), so a file under its final
 name is always whole and correct.  A file whose checksum differs is deleted
-and refused with :class:`ChecksumError`.
+and refused with :class:`ChecksumError`.  A download that fails keeps a
+``.part`` file only if it holds bytes to resume from, and removes the folders
+it created if they are still empty.
 """
 
 import http.client
@@ -20,8 +22,8 @@ from pathlib import Path
 from typing import Callable, List, Optional
 from urllib.parse import quote
 
-from .registry import (DatasetError, DatasetLike, dataset_folder, get_dataset,
-                       sha256_file)
+from .registry import (DatasetError, DatasetLike, by_hand_message, dataset_folder,
+                       get_dataset, sha256_file)
 
 CHUNK_SIZE = 64 * 1024
 ProgressCallback = Callable[[int, Optional[int]], None]
@@ -69,24 +71,31 @@ def download_file(url: str, dest, sha256: str, *, retries: int = 3,
     dest.parent.mkdir(parents=True, exist_ok=True)
     failures = 0
     started_over = False
-    while True:
-        try:
-            resumed = _fetch_into(url, part, timeout, progress)
-        except _RETRYABLE as exc:
-            failures += 1
-            if failures > retries:
-                raise DownloadError(f"could not download {url}: {_reason(exc)} "
-                                    f"(gave up after {retries} retries)") from None
-            time.sleep(backoff * 2 ** (failures - 1))
-            continue
-        actual = sha256_file(part)
-        if actual == sha256:
-            break
-        part.unlink()
-        if resumed and not started_over:
-            started_over = True  # maybe a stale .part: try once from scratch
-            continue
-        raise ChecksumError(dest, sha256, actual)
+    try:
+        while True:
+            try:
+                resumed = _fetch_into(url, part, timeout, progress)
+            except _RETRYABLE as exc:
+                failures += 1
+                if failures > retries:
+                    raise DownloadError(f"could not download {url}: {_reason(exc)} "
+                                        f"(gave up after {retries} retries)") from None
+                time.sleep(backoff * 2 ** (failures - 1))
+                continue
+            actual = sha256_file(part)
+            if actual == sha256:
+                break
+            part.unlink()
+            if resumed and not started_over:
+                started_over = True  # maybe a stale .part: try once from scratch
+                continue
+            raise ChecksumError(dest, sha256, actual)
+    except BaseException:
+        # A .part with some bytes is kept, for the next attempt to resume; an empty
+        # one has nothing to resume.
+        if part.is_file() and part.stat().st_size == 0:
+            part.unlink()
+        raise
     os.replace(part, dest)
     return dest
 
@@ -185,12 +194,11 @@ def download_dataset(name: DatasetLike, data_dir=None, *,
     dataset = get_dataset(name)
     folder = dataset_folder(dataset, data_dir)
     if dataset.files is None:
-        raise DatasetError(f"{dataset.name} cannot be downloaded automatically: get "
-                           f"it from {dataset.homepage} and put its images in {folder}")
+        raise DatasetError(by_hand_message(dataset, folder))
     root = dataset.url if base_url is None else f"{base_url.rstrip('/')}/{quote(dataset.name)}/"
     if root is None:
         raise DatasetError(f"{dataset.name} has no download URL")
-    folder.mkdir(parents=True, exist_ok=True)
+    created = _make_folder(folder)
     report = ProgressReport(stream)
     for filename, sha256 in sorted(dataset.files.items()):
         dest = folder / filename
@@ -204,6 +212,26 @@ def download_dataset(name: DatasetLike, data_dir=None, *,
         except BaseException:
             if report.tty:
                 report.stream.write("\n")  # keep the bar; the error goes below it
+            _remove_if_empty(created)
             raise
         report.end(f"downloaded, {dest.stat().st_size / 1024:.1f} KiB, checksum OK")
     return [folder / f for f in sorted(dataset.files)]
+
+
+def _make_folder(folder: Path) -> List[Path]:
+    """Create ``folder`` and its missing parents; return those created, deepest first."""
+    created, missing = [], folder
+    while not missing.exists():
+        created.append(missing)
+        missing = missing.parent
+    folder.mkdir(parents=True, exist_ok=True)
+    return created
+
+
+def _remove_if_empty(folders: List[Path]) -> None:
+    """Remove the folders (deepest first) that a failed download left empty."""
+    for folder in folders:
+        try:
+            folder.rmdir()  # fails if anything is inside: a partial file is kept
+        except OSError:
+            return

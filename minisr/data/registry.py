@@ -112,6 +112,12 @@ def dataset_folder(name: DatasetLike, data_dir=None) -> Path:
     return resolve_data_dir(data_dir) / get_dataset(name).name
 
 
+def by_hand_message(dataset: Dataset, folder: Path) -> str:
+    """How to get a set that has no pinned copy (General-100): by hand."""
+    return (f"{dataset.name} has no pinned copy, so it cannot be downloaded or verified: "
+            f"get it from {dataset.homepage} and put its images in {folder}/ by hand")
+
+
 def fetch_command(dataset: Dataset, data_dir=None) -> str:
     """The shell command that downloads ``dataset``, for error messages."""
     command = f"python -m minisr.data download {dataset.name}"
@@ -148,9 +154,7 @@ def _user_provided_files(dataset: Dataset, folder: Path) -> List[Path]:
     images = sorted(p for p in folder.glob("*")
                     if p.suffix.lower() in IMAGE_SUFFIXES) if folder.is_dir() else []
     if not images:
-        raise DatasetError(
-            f"{dataset.name}: no images in {folder}; it cannot be downloaded "
-            f"automatically: get it from {dataset.homepage} and put its images there")
+        raise DatasetError(f"no images in {folder}: " + by_hand_message(dataset, folder))
     return images
 
 
@@ -181,6 +185,8 @@ def verify_dataset(name: DatasetLike, data_dir=None) -> List[FileProblem]:
     """
     dataset = get_dataset(name)
     folder = dataset_folder(dataset, data_dir)
+    if dataset.files is None and not folder.is_dir():
+        raise DatasetError(f"folder {folder} does not exist: " + by_hand_message(dataset, folder))
     if not folder.is_dir():
         raise DatasetError(f"{dataset.name}: folder {folder} does not exist; fetch it "
                            f"with: {fetch_command(dataset, data_dir)}")

@@ -42,7 +42,7 @@ import numpy as np
 
 from ..evaluate import super_resolve
 from ..progress import Progress
-from ..protocol import evaluate_pair, load_test_pair
+from ..protocol import check_scorable, evaluate_pair, load_test_pair
 from .checkpoint import CheckpointError, save_checkpoint
 from .parallel import DataParallel, batch_gradients
 
@@ -102,6 +102,8 @@ class Validator:
     def __init__(self, files, scale: int):
         self.scale = int(scale)
         self.pairs = [load_test_pair(p, self.scale) for p in files]
+        for path, (hr, _) in zip(files, self.pairs):
+            check_scorable(path, hr, self.scale)  # before training, not at the first validation
 
     def __call__(self, model):
         scores = [evaluate_pair(super_resolve(model, lr, self.scale), hr, self.scale)
