@@ -15,10 +15,17 @@
   ``I;16*``, ``I``       16-bit grey, scaled to 8 bits as
                          ``round(v * 255 / 65535)`` (MATLAB's ``im2uint8``);
                          with ``keep_16bit=True`` returned as ``uint16`` instead
+  ``F`` (32-bit float)   grey, read as floats in the range its values show:
+                         largest value <= 1.0: [0, 1] (float TIFFs usually are);
+                         <= 255: 0..255; <= 65535: 0..65535 (larger values,
+                         NaN and Inf are refused; negative values become 0);
+                         then as a 16-bit image (``uint16`` with
+                         ``keep_16bit=True``, else 8-bit)
   ``CMYK``               converted to RGB by Pillow (no colour management)
   others (YCbCr, ...)    converted to RGB by Pillow
   ====================  =================================================
 
+* only the first frame of an animated or multi-page file is read;
 * the EXIF orientation tag is applied (``PIL.ImageOps.exif_transpose``), so the
   array is upright as a viewer shows it.
 
@@ -31,14 +38,15 @@ destination folder, which is then moved into place, so a crash never leaves a
 half-written file; an existing file is only replaced with ``overwrite=True``.
 """
 
-import os
-import tempfile
+import warnings
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-__all__ = ["ImageError", "read_image", "write_image"]
+from .atomic import atomic_write
+
+__all__ = ["ImageError", "read_image", "write_image", "float_image_to_uint16"]
 
 _SIXTEEN_BIT_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I")
 _ALPHA_MODES = ("LA", "La", "RGBA", "RGBa", "PA")
@@ -63,9 +71,14 @@ def _open_loaded(path):
     if path.stat().st_size == 0:
         raise ImageError(path, "empty file (0 bytes)")
     try:
-        with Image.open(path) as img:
-            img.load()  # decode now: truncated data fails here, not later
-            return img
+        with warnings.catch_warnings():
+            # Pillow warns (several lines) above 89 megapixels and refuses above 179;
+            # the warning is left out: callers that need much memory estimate it
+            # themselves (minisr.upscale), and the refusal becomes one line below.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as img:
+                img.load()  # decode now: truncated data fails here, not later
+                return img
     except UnidentifiedImageError:
         if _png_declares_zero_size(path):
             raise ImageError(path, "image has zero size (width or height is 0)") from None
@@ -76,7 +89,7 @@ def _open_loaded(path):
     except (OSError, SyntaxError, ValueError, EOFError) as err:
         raise ImageError(path, f"corrupt or truncated image ({err})") from None
     except Image.DecompressionBombError as err:
-        raise ImageError(path, f"image too large ({err})") from None
+        raise ImageError(path, f"image too large to open safely ({err})") from None
 
 
 def _png_declares_zero_size(path):
@@ -111,12 +124,37 @@ def _split_alpha(img):
     return img, None
 
 
+#: The ranges a float image may be in, tried in this order (see the module docstring).
+FLOAT_RANGES = (1.0, 255.0, 65535.0)
+
+
+def float_image_to_uint16(img, path) -> np.ndarray:
+    """A float (mode ``F``) image -> ``uint16`` (H, W): its values divided by the first of
+    :data:`FLOAT_RANGES` that holds them all (so [0, 1] stays [0, 1]), clipped below at 0,
+    scaled to 0..65535 and rounded. Raises ImageError for NaN/Inf or values over 65535."""
+    values = np.asarray(img, dtype=np.float64)
+    if not np.isfinite(values).all():
+        raise ImageError(path, "float image holds NaN/Inf pixel values")
+    largest = values.max(initial=0.0)
+    if largest > FLOAT_RANGES[-1]:
+        raise ImageError(path, f"float pixel values up to {largest:g} are not supported "
+                               f"(the range must be 0..1, 0..255 or 0..65535)")
+    top = next(top for top in FLOAT_RANGES if largest <= top)
+    unit = np.clip(values / top, 0.0, 1.0)
+    return np.floor(unit * 65535.0 + 0.5).astype(np.uint16)
+
+
 def _sixteen_bit_array(img, path, keep_16bit):
     values = np.asarray(img, dtype=np.int64)
     if values.min(initial=0) < 0 or values.max(initial=0) > 65535:
         raise ImageError(path, f"{img.mode} pixel values outside 0..65535 are not supported")
     if keep_16bit:
         return values.astype(np.uint16)
+    return _sixteen_to_eight_bits(values)
+
+
+def _sixteen_to_eight_bits(values):
+    """0..65535 -> uint8 as ``round(v * 255 / 65535)`` (MATLAB's ``im2uint8``)."""
     return np.floor(values * (255.0 / 65535.0) + 0.5).astype(np.uint8)
 
 
@@ -130,7 +168,8 @@ def read_image(path, keep_alpha=False, keep_16bit=False, exif_transpose=True):
         If True, return ``(image, alpha)`` where ``alpha`` is a ``uint8``
         (H, W) array, or None when the file has no alpha channel.
     keep_16bit : bool
-        If True, 16-bit grey images come back as ``uint16`` (H, W), unscaled.
+        If True, 16-bit grey images come back as ``uint16`` (H, W), unscaled, and
+        float images as ``uint16`` (see the module docstring).
     exif_transpose : bool
         Apply the EXIF orientation tag (default).  MATLAB's ``imread`` ignores
         it; the standard SR test sets carry none.
@@ -153,6 +192,10 @@ def read_image(path, keep_alpha=False, keep_16bit=False, exif_transpose=True):
         raise ImageError(path, f"image has zero size ({img.width}x{img.height})")
     if img.mode in _SIXTEEN_BIT_MODES:
         array, alpha = _sixteen_bit_array(img, path, keep_16bit), None
+    elif img.mode == "F":
+        array, alpha = float_image_to_uint16(img, path), None
+        if not keep_16bit:
+            array = _sixteen_to_eight_bits(array)
     else:
         img, alpha = _split_alpha(img)
         if img.mode == "1":
@@ -199,36 +242,9 @@ def write_image(path, image, overwrite=False, **save_params):
     if fmt is None or fmt not in Image.SAVE:
         raise ValueError(f"{path}: unknown image file extension {path.suffix!r} (Pillow cannot write it)")
     img = image if isinstance(image, Image.Image) else _to_pil(image)
-    folder = path.parent if str(path.parent) else Path(".")
-    umask = os.umask(0)
-    os.umask(umask)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "wb") as handle:
-            os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes the file private; an image is not
-            img.save(handle, format=fmt, **save_params)
-            handle.flush()
-            os.fsync(handle.fileno())
-        if overwrite:
-            os.replace(tmp, path)
-        else:
-            _move_no_clobber(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
-def _move_no_clobber(tmp, path):
-    """Move ``tmp`` to ``path``, failing if ``path`` appeared in the meantime."""
-    try:
-        os.link(tmp, path)  # atomic, refuses an existing target
+        atomic_write(path, lambda handle: img.save(handle, format=fmt, **save_params), overwrite)
     except FileExistsError:
-        raise FileExistsError(
-            f"{path}: already exists; pass overwrite=True to replace it"
-        ) from None
-    except OSError:  # file system without hard links
-        if os.path.exists(path):
-            raise FileExistsError(
-                f"{path}: already exists; pass overwrite=True to replace it"
-            ) from None
-        os.replace(tmp, path)
+        raise FileExistsError(f"{path}: already exists; pass overwrite=True to replace it") from None
+
+

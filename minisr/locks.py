@@ -25,13 +25,9 @@ except ImportError:  # Windows
 LOCK_NAME = ".lock"
 
 
-def hold(path):
-    """Create ``path`` if needed and take an exclusive lock on it without waiting.
-
-    Returns the open file (keep it open to keep the lock; ``release`` it when done), or
-    None if another process (or another ``hold`` in this one) holds the lock.
-    """
-    handle = open(path, "a+")
+def lock_open_file(handle) -> bool:
+    """Take an exclusive lock on an open file without waiting; False if someone holds it.
+    The lock lasts until the file is closed (or its process ends)."""
     try:
         if fcntl is not None:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -39,6 +35,18 @@ def hold(path):
             handle.seek(0)
             msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK, 1)
     except OSError:
+        return False
+    return True
+
+
+def hold(path):
+    """Create ``path`` if needed and take an exclusive lock on it without waiting.
+
+    Returns the open file (keep it open to keep the lock; ``release`` it when done), or
+    None if another process (or another ``hold`` in this one) holds the lock.
+    """
+    handle = open(path, "a+")
+    if not lock_open_file(handle):
         handle.close()
         return None
     return handle

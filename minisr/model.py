@@ -14,11 +14,12 @@ loop over the layers: the network is a chain, so it needs no autograd tape.
 """
 
 import json
-import os
-import tempfile
+import zipfile
+import zlib
 
 import numpy as np
 
+from .atomic import atomic_savez
 from .layers import Conv2d, Deconv2d, Pad2d, PReLU
 from .inference import Inference
 from .layers.base import check_gradient, check_input, pack, unpack
@@ -234,31 +235,22 @@ class FSRCNN:
     # ------------------------------------------------------------------ files
     def save(self, path) -> None:
         """Write the weights and the configuration to an ``.npz`` file atomically
-        (a temporary file in the same folder, then renamed)."""
-        path = os.fspath(path)
+        (:func:`minisr.atomic.atomic_write`: a temporary file, then renamed)."""
         arrays = {name: p.data for name, p in self.named_parameters()}
         arrays["__config__"] = np.array(json.dumps(self.config))
-        folder = os.path.dirname(os.path.abspath(path))
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".npz")
-        umask = os.umask(0)
-        os.umask(umask)
-        try:
-            os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes the file private; weights are not
-            with os.fdopen(fd, "wb") as f:
-                np.savez(f, **arrays)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
+        atomic_savez(path, arrays)
 
     def load_weights(self, path) -> "FSRCNN":
         """Load weights saved by :meth:`save` into this model (names and shapes must match)."""
-        arrays = read_npz(path)
+        return self._set_weights(read_npz(path), path)
+
+    def _set_weights(self, arrays: dict, path) -> "FSRCNN":
+        """Copy the arrays of a model file into this model's parameters, after checking
+        everything: the configuration, names, shapes, float dtype, no NaN/Inf.
+        Raises ValueError naming ``path``; the model is unchanged on error."""
+        arrays = dict(arrays)
         if "__config__" in arrays:
-            saved = json.loads(str(arrays.pop("__config__")))
+            saved = parse_config(arrays.pop("__config__"), path)
             differ = {k: (saved[k], v) for k, v in self.config.items() if k in saved and saved[k] != v}
             if differ:
                 details = ", ".join(f"{k}={a!r} in the file but {b!r} here" for k, (a, b) in differ.items())
@@ -273,27 +265,138 @@ class FSRCNN:
             if arrays[name].shape != p.data.shape:
                 raise ValueError(f"{path}: {name} has shape {arrays[name].shape}, "
                                  f"{self!r} needs {p.data.shape}")
+            if arrays[name].dtype.kind != "f":
+                raise ValueError(f"{path}: {name} holds {arrays[name].dtype} values, not floating point")
+        check_finite([(name, arrays[name]) for name in expected], path)
         for name, p in expected.items():
             p.data[...] = arrays[name]
         return self
 
     @classmethod
     def load(cls, path, dtype=np.float32) -> "FSRCNN":
-        """Build the model described in a saved ``.npz`` file and load its weights."""
+        """Build the model described in a saved ``.npz`` file and load its weights.
+
+        Raises FileNotFoundError, or ValueError with one line naming the file: not an
+        .npz, truncated or corrupt, a missing or malformed ``__config__``, weights that
+        do not fit it, weights holding NaN/Inf.
+        """
         arrays = read_npz(path)
         if "__config__" not in arrays:
             raise ValueError(f"{path}: not a minisr model file (no __config__ entry)")
-        config = json.loads(str(arrays["__config__"]))
-        model = cls(**config, dtype=dtype)
-        return model.load_weights(path)
+        model = cls(**parse_config(arrays["__config__"], path), dtype=dtype)
+        return model._set_weights(arrays, path)
+
+
+# ---------------------------------------------------------------------- model files
+#: The integer settings of a model file's ``__config__`` and their allowed range. The
+#: paper's largest network is FSRCNN(56, 16, 4): these bounds leave room for
+#: experiments (at the bounds the weights take about 150 MB) but refuse a damaged or
+#: hostile file that would make the constructor allocate gigabytes.
+CONFIG_RANGES = {"d": (1, 1024), "s": (1, 256), "m": (0, 64), "scale": (1, 16),
+                 "deconv_padding": (0, 64)}
+#: The other settings and their allowed values.
+CONFIG_CHOICES = {"padding_mode": ("zeros", "replicate"), "deconv_border": ("zeros", "replicate"),
+                  "shared_prelu": (False, True)}
+CONFIG_REQUIRED = ("d", "s", "m", "scale")
+
+
+def parse_config(entry, path) -> dict:
+    """The ``__config__`` entry of a model file (JSON text) as FSRCNN's keyword
+    arguments, checked before any model is built: a JSON object, known keys only,
+    integers within :data:`CONFIG_RANGES`, the other values from :data:`CONFIG_CHOICES`.
+    Raises ValueError naming ``path``."""
+    try:
+        config = json.loads(str(entry))
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{path}: __config__ is not valid JSON ({error})") from None
+    if not isinstance(config, dict):
+        raise ValueError(f"{path}: __config__ must be a JSON object, got {type(config).__name__} "
+                         f"{json.dumps(config)[:60]}")
+    unknown = sorted(set(config) - set(CONFIG_RANGES) - set(CONFIG_CHOICES))
+    if unknown:
+        raise ValueError(f"{path}: __config__ has unknown keys {unknown} "
+                         f"(known: {', '.join(list(CONFIG_RANGES) + list(CONFIG_CHOICES))})")
+    missing = [key for key in CONFIG_REQUIRED if key not in config]
+    if missing:
+        raise ValueError(f"{path}: __config__ lacks {', '.join(missing)}")
+    for key, (low, high) in CONFIG_RANGES.items():
+        value = config.get(key, low)
+        if type(value) is not int or not low <= value <= high:  # bool is not an int here
+            raise ValueError(f"{path}: __config__ {key}={value!r} is not an integer in {low}..{high}")
+    for key, allowed in CONFIG_CHOICES.items():
+        value = config.get(key, allowed[0])
+        if type(value) is not type(allowed[0]) or value not in allowed:
+            raise ValueError(f"{path}: __config__ {key}={value!r} is not one of {allowed}")
+    return config
+
+
+def read_config(path) -> dict:
+    """The checked configuration of a minisr model file (see :func:`parse_config`)."""
+    arrays = read_npz(path)
+    if "__config__" not in arrays:
+        raise ValueError(f"{path}: not a minisr model file (no __config__ entry)")
+    return parse_config(arrays["__config__"], path)
+
+
+def check_finite(named_arrays, path) -> None:
+    """Raise ValueError if any of the ``(name, array)`` pairs holds NaN or Inf, naming
+    ``path`` and how many values of which arrays: ``3 of 1400 in feature.weight``."""
+    bad = []
+    for name, array in named_arrays:
+        count = array.size - int(np.count_nonzero(np.isfinite(array)))
+        if count:
+            bad.append(f"{count} of {array.size} in {name}")
+    if bad:
+        raise ValueError(f"{path}: weights hold NaN/Inf values ({', '.join(bad)})")
 
 
 def read_npz(path) -> dict:
-    """Read every array of an ``.npz`` file (``allow_pickle=False``) into a dict."""
+    """Read every array of an ``.npz`` file (``allow_pickle=False``) into a dict.
+
+    Raises FileNotFoundError, or ValueError with one line naming the file: empty, not
+    an .npz (zip) file, truncated or corrupt (a bad CRC shows only when an array is
+    read, so every array is read here), or holding something other than NumPy arrays.
+    """
     try:
-        with np.load(path, allow_pickle=False) as data:
-            return {name: data[name] for name in data.files}
+        with open(path, "rb") as f:
+            head = f.read(4)
     except FileNotFoundError:
         raise FileNotFoundError(f"{path}: no such weights file") from None
-    except (OSError, ValueError) as error:
-        raise ValueError(f"{path}: not a readable .npz weights file ({error})") from None
+    except IsADirectoryError:
+        raise ValueError(f"{path}: is a folder, not an .npz file") from None
+    except OSError as error:
+        raise ValueError(f"{path}: cannot be read ({error.strerror})") from None
+    if not head:
+        raise ValueError(f"{path}: empty file (0 bytes), not an .npz file")
+    if not head.startswith(b"PK"):  # every zip file starts so; np.load would try pickle
+        raise ValueError(f"{path}: not an .npz (zip) file")
+    arrays = {}
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            for name in data.files:
+                arrays[name] = _read_member(data, name, path)
+    except ModelFileError:
+        raise
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError) as error:
+        text = " ".join(str(error).split()) or type(error).__name__
+        raise ValueError(f"{path}: not a readable .npz file (truncated or corrupt: {text})") from None
+    return arrays
+
+
+class ModelFileError(ValueError):
+    """A model file holds something minisr does not read (the message names the file)."""
+
+
+def _read_member(data, name: str, path) -> np.ndarray:
+    """One array of an open ``.npz``; ModelFileError for a pickled object array or a
+    member that is not a ``.npy`` array at all."""
+    try:
+        array = data[name]
+    except ValueError as error:
+        if "allow_pickle" in str(error):  # numpy's words for an object array
+            raise ModelFileError(f"{path}: {name} is a pickled (object) array; "
+                                 "minisr reads plain numeric arrays only") from None
+        raise
+    if not isinstance(array, np.ndarray):  # np.load gives raw bytes for a non-.npy member
+        raise ModelFileError(f"{path}: {name} is not a NumPy array")
+    return array

@@ -22,8 +22,8 @@ import json
 
 import numpy as np
 
-from .model import FSRCNN, read_npz
-from .training.checkpoint import atomic_savez
+from .model import FSRCNN, parse_config, read_npz
+from .atomic import atomic_savez
 
 
 def head_config(config: dict) -> dict:
@@ -89,15 +89,24 @@ class MultiScaleFSRCNN:
 
     @classmethod
     def load(cls, path) -> "MultiScaleFSRCNN":
+        """Read a file written by :meth:`save`: each head is checked like a model file
+        (``FSRCNN``'s configuration, names, shapes, no NaN/Inf); ValueError naming
+        ``path`` otherwise."""
         arrays = read_npz(path)
         if "__multiscale__" not in arrays:
             raise ValueError(f"{path}: not a minisr multi-scale model file")
-        config = json.loads(str(arrays.pop("__multiscale__")))
-        scales = config.pop("scales")
+        try:
+            config = json.loads(str(arrays.pop("__multiscale__")))
+            scales = config.pop("scales")
+        except (ValueError, AttributeError, KeyError, TypeError):
+            raise ValueError(f"{path}: __multiscale__ is not a JSON object with a list of scales") from None
+        if not (isinstance(scales, list) and scales):
+            raise ValueError(f"{path}: __multiscale__ scales must be a non-empty list, got {scales!r}")
         models = []
         for n in scales:
-            model = FSRCNN(**config, scale=n)
-            for name, p in model.named_parameters():
-                p.data[...] = arrays[f"x{n}/{name}" if name.startswith("deconv.") else name]
-            models.append(model)
+            head = {name: arrays[name] for name in arrays if "/" not in name}
+            head.update({name.split("/", 1)[1]: array for name, array in arrays.items()
+                         if name.startswith(f"x{n}/")})
+            model_config = parse_config(json.dumps({**config, "scale": n}), path)
+            models.append(FSRCNN(**model_config)._set_weights(head, path))
         return cls.from_models(models)

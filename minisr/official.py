@@ -31,16 +31,36 @@ import re
 
 import numpy as np
 
-from .model import FSRCNN
+from .model import FSRCNN, check_finite
 
 # The authors' x3 models are one HR pixel off (see the module docstring).
 ALIGNMENT_SHIFT = {3: 1}
 
 
-def _cells(mat, key, path):
+def _cells(mat, key, path) -> list:
+    """The entries of the cell array ``mat[key]`` as float64 arrays of at least 3
+    dimensions (MATLAB drops trailing singleton dimensions: (56, 1) is (56, 1, 1)).
+    Raises ValueError naming the file and the entry that is missing or not numbers."""
     if key not in mat:
         raise ValueError(f"{path}: not an FSRCNN weights file (no '{key}' entry)")
-    return [np.asarray(cell) for cell in mat[key].ravel()]
+    if mat[key].dtype != object:
+        raise ValueError(f"{path}: '{key}' is not a cell array (it holds {mat[key].dtype} values)")
+    cells = []
+    for index, cell in enumerate(mat[key].ravel()):
+        array = np.asarray(cell)
+        if array.dtype.kind not in "fiu" or array.ndim > 3:
+            kind = {"U": "text", "S": "text", "O": "cells", "V": "a struct"}.get(array.dtype.kind, array.dtype)
+            raise ValueError(f"{path}: {key}{{{index + 1}}} is not a numeric array of at most "
+                             f"3 dimensions (it holds {kind} of shape {array.shape})")
+        cells.append(array.astype(np.float64).reshape(array.shape + (1,) * (3 - array.ndim)))
+    return cells
+
+
+def _check_size(array, size, what, path) -> np.ndarray:
+    """``array`` flattened, if it has ``size`` values; ValueError naming ``what`` otherwise."""
+    if array.size != size:
+        raise ValueError(f"{path}: {what} has {array.size} values, expected {size}")
+    return array.ravel()
 
 
 def scale_from_filename(path):
@@ -77,26 +97,28 @@ def load_official_model(path, scale=None, dtype=np.float32) -> FSRCNN:
     d = weights[0].shape[2]
     s = weights[1].shape[2]
     m = len(weights) - 4
-    model = FSRCNN(d, s, m, scale, padding_mode="replicate", shared_prelu=True,
-                   deconv_border="replicate", deconv_padding=4 + scale - ALIGNMENT_SHIFT.get(scale, 0),
-                   dtype=dtype)
+    try:
+        model = FSRCNN(d, s, m, scale, padding_mode="replicate", shared_prelu=True,
+                       deconv_border="replicate",
+                       deconv_padding=4 + scale - ALIGNMENT_SHIFT.get(scale, 0), dtype=dtype)
+    except ValueError as error:  # e.g. an empty first layer: d = 0
+        raise ValueError(f"{path}: {error}") from None
     convs = [layer for layer in model.layers if hasattr(layer, "kernel_size") and layer is not model.deconv]
     prelus = [layer for layer in model.layers if hasattr(layer, "slope")]
     for index, (conv, w, b, a) in enumerate(zip(convs, weights, biases, slopes)):
         k = conv.kernel_size
         expected = (conv.in_channels, k * k, conv.out_channels)
-        w = w.reshape(w.shape + (1,) * (3 - w.ndim))  # MATLAB drops trailing singleton dims
         if w.shape != expected:
             raise ValueError(f"{path}: layer {index + 1} weights have shape {w.shape}, expected {expected}")
         # W[c_in, :, c_out] is a column-major k x k filter -> ours is (c_out, c_in, k, k).
         filters = w.reshape(conv.in_channels, k, k, conv.out_channels, order="F")
         conv.weight.data[...] = filters.transpose(3, 0, 1, 2)
-        conv.bias.data[...] = b.ravel()
-        prelus[index].slope.data[...] = a.ravel()[0]
+        conv.bias.data[...] = _check_size(b, conv.out_channels, f"layer {index + 1} bias", path)
+        prelus[index].slope.data[...] = _check_size(a, 1, f"layer {index + 1} PReLU slope", path)
     w = weights[-1]
-    w = w.reshape(w.shape + (1,) * (3 - w.ndim))
     if w.shape != (1, 81, d):
         raise ValueError(f"{path}: deconvolution weights have shape {w.shape}, expected (1, 81, {d})")
     model.deconv.weight.data[:, 0] = w.reshape(9, 9, d, order="F").transpose(2, 0, 1)
-    model.deconv.bias.data[...] = biases[-1].ravel()
+    model.deconv.bias.data[...] = _check_size(biases[-1], 1, "deconvolution bias", path)
+    check_finite([(name, p.data) for name, p in model.named_parameters()], path)
     return model

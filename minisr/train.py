@@ -37,7 +37,7 @@ import numba
 from ._jit import set_threads
 from .data import DatasetError, dataset_files, get_dataset
 from .data.registry import IMAGE_SUFFIXES
-from .model import FSRCNN
+from .model import CONFIG_RANGES, FSRCNN
 from .optim import SCHEDULES, SGD, Adam, make_schedule, param_groups
 from .locks import LOCK_NAME, hold, owner_note, read_owner, release
 from .training.checkpoint import CheckpointError, load_checkpoint, restore_model
@@ -175,7 +175,10 @@ def resolve_settings(given: dict, saved=None):
 # What every numeric option may be: (lowest, highest, lowest allowed?) -- checked before
 # any work, so that a typo costs one line, not a run that trains something else.
 LIMITS = {
-    "d": (1, 1024, True), "s": (1, 1024, True), "m": (0, 64, True), "scale": (2, 16, True),
+    # the network: the ranges a model file may hold (minisr.model.CONFIG_RANGES), so that
+    # whatever trains here also loads; scale 1 is an identity network, not super-resolution
+    **{key: (low, high, True) for key, (low, high) in CONFIG_RANGES.items() if key in ("d", "s", "m")},
+    "scale": (2, CONFIG_RANGES["scale"][1], True),
     "batch_size": (1, None, True), "seed": (0, None, True), "stride": (1, None, True),
     "lr": (0, None, False), "deconv_lr": (0, None, False), "momentum": (0, 1, True),
     "weight_decay": (0, None, True), "warmup": (0, None, True), "final_lr": (0, 1, True),
@@ -319,7 +322,7 @@ class RunFolder:
     * Only one process trains in a folder at a time: it holds the lock on ``out/.lock``
       (:mod:`minisr.locks`); a second ``python -m minisr.train`` (or ``--resume``) there
       stops with one line saying which process has it.
-    * Temporary files of checkpoints that a killed process was writing (``.tmp-*``) are
+    * Temporary files of checkpoints that a killed process was writing (``.*.tmp``) are
       removed: nobody else can be writing them while the lock is held.
     * A folder this run created is removed again if the run fails before it starts
       training, so that a corrected command does not meet an empty run folder.
@@ -342,7 +345,7 @@ class RunFolder:
             raise UsageError(f"{self.out} is in use by another training run ({who}); wait for it "
                              "to finish or stop it, or choose another --out")
         owner_note(self.lock, f"pid {os.getpid()} since {time.strftime('%Y-%m-%d %H:%M:%S')}: {self.command}")
-        for leftover in self.out.glob(".tmp-*"):
+        for leftover in [*self.out.glob(".tmp-*"), *self.out.glob(".*.tmp")]:  # older and current names
             leftover.unlink()
         return self
 

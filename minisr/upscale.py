@@ -11,12 +11,21 @@ YCbCr (MATLAB's BT.601 formulas); Y goes through FSRCNN, Cb and Cr through bicub
 the three go back to RGB. A grey image is its own Y. An alpha channel is upscaled by
 bicubic and kept. Everything runs in float in [0, 1] and is rounded once at the end.
 
+Memory: the work goes tile by tile (:func:`upscale_arrays`), each tile's result rounded
+straight into the 8- or 16-bit output, so only the tiles in flight are held in float.
+Before starting, :func:`check_size` estimates the memory an image needs
+(:func:`memory_needed`) and refuses one that the memory available cannot hold (or,
+with ``max_pixels``, an output of more pixels), saying how many bytes it would need.
+
 Files: EXIF orientation is applied (the output is upright and has no orientation tag),
 a palette image comes out as RGB (RGBA with transparency), a 16-bit grey image is
 processed from its 16-bit values and written as 16-bit PNG or TIFF (8-bit otherwise),
-and an ICC colour profile is copied when its colour space matches the output. Outputs
-are written to a temporary file and renamed, and never replace an existing file
-without ``--overwrite``.
+a float (``F``) image is read as floats (in [0, 1] if its largest value is at most 1,
+see :mod:`minisr.imageio`) and handled as 16-bit grey, only the first frame of an
+animated or multi-page file is upscaled (with a note), and an ICC colour profile is
+copied when its colour space matches the output. Outputs are written to a temporary
+file and renamed, never replace an existing file without ``--overwrite``, and never
+replace an input file at all.
 
 Large images run in tiles (:mod:`minisr.tiling`); the result equals the untiled one.
 """
@@ -34,18 +43,24 @@ from PIL import Image, ImageDraw, ImageOps
 
 from ._jit import set_threads, warm_up
 from .color import rgb_to_ycbcr, round_half_up, ycbcr_to_rgb
+from .evaluate import NETWORKS
 from .evaluate import load_model as load_weights_file
 from .evaluate import shipped_weights_path
-from .imageio import ImageError, read_image, write_image
+from .imageio import ImageError, float_image_to_uint16, read_image, write_image
+from .layers import Conv2d
 from .progress import Progress
-from .resize import imresize
-from .tiling import forward_tiled
+from .resize import imresize, resize_matrix
+from .tiling import context_margin, forward_image, tile_spans
 
-__all__ = ["upscale", "load_model", "upscale_pixels", "bicubic_pixels", "compare_picture", "main"]
+__all__ = ["upscale", "load_model", "upscale_pixels", "upscale_arrays", "bicubic_pixels",
+           "compare_picture", "memory_needed", "check_size", "main"]
 
 #: (d, s, m) of the two networks of the paper.
-MODEL_NAMES = {"fsrcnn": (56, 12, 4), "fsrcnn-s": (32, 5, 1)}
-DEFAULT_TILE = 384  # LR pixels per tile side: about 220 MB at the peak for FSRCNN(56, 12, 4)
+MODEL_NAMES = NETWORKS
+DEFAULT_TILE = 384  # LR pixels per tile side: about 400 MB at the peak for FSRCNN(56, 12, 4), RGB
+BICUBIC_REACH = 3  # LR pixels that MATLAB's bicubic (kernel width 4) reads beyond a pixel
+#: Largest output (pixels) attempted where the free memory cannot be read (not Linux).
+FALLBACK_MAX_PIXELS = 400_000_000
 SCALES = (2, 3, 4)
 SIXTEEN_BIT_FORMATS = ("PNG", "TIFF")
 JPEG_QUALITY = 95
@@ -62,6 +77,7 @@ def load_model(model="fsrcnn", scale: int = 3, weights=None):
     Raises ``FileNotFoundError`` or ``ValueError`` with a one-line message naming the
     file: missing weights, a file for another scale, of the wrong shape, not a model.
     """
+    scale = check_scale(scale)
     if hasattr(model, "infer") and hasattr(model, "scale"):  # an FSRCNN (or look-alike)
         if weights is not None:
             raise ValueError("give either a loaded model or a weights file, not both")
@@ -89,6 +105,14 @@ def load_model(model="fsrcnn", scale: int = 3, weights=None):
     return net
 
 
+def check_scale(scale) -> int:
+    """``scale`` as an int; ValueError for anything else (``"3"``, ``3.0``, ``True``)."""
+    if isinstance(scale, bool) or not isinstance(scale, (int, np.integer)):
+        raise ValueError(f"upscale: scale must be an integer such as 3, got {scale!r} "
+                         f"({type(scale).__name__})")
+    return int(scale)
+
+
 # ---------------------------------------------------------------------- pixels
 def without_alpha(pixels: np.ndarray) -> np.ndarray:
     """(H, W, 2) -> (H, W); (H, W, 4) -> (H, W, 3); others unchanged."""
@@ -99,29 +123,210 @@ def without_alpha(pixels: np.ndarray) -> np.ndarray:
     return pixels
 
 
-def upscale_pixels(pixels: np.ndarray, model, tile=None) -> np.ndarray:
-    """The upscaling itself, on floats in [0, 1].
+def without_alpha_shape(shape) -> tuple:
+    """The shape :func:`without_alpha` gives an array of ``shape``."""
+    if len(shape) == 3 and shape[2] == 2:
+        return shape[:2]
+    if len(shape) == 3 and shape[2] == 4:
+        return shape[:2] + (3,)
+    return tuple(shape)
 
-    pixels (H, W) grey, (H, W, 2) grey + alpha, (H, W, 3) RGB or (H, W, 4) RGBA
-    -> float64 (nH, nW[, C]) in [0, 1], n = ``model.scale``. ``tile``: see :func:`upscale`.
+
+def upscale_pixels(pixels: np.ndarray, model, tile=None) -> np.ndarray:
+    """The upscaling itself, as floats in [0, 1] (for small images: the result is
+    float64; :func:`upscale_arrays` writes 8 or 16 bits tile by tile instead).
+
+    pixels (H, W) grey, (H, W, 2) grey + alpha, (H, W, 3) RGB or (H, W, 4) RGBA, uint8,
+    uint16 or float in [0, 1] -> float64 (nH, nW[, C]) in [0, 1], n = ``model.scale``.
+    ``tile``: see :func:`upscale`.
     """
-    n = model.scale
-    tile = DEFAULT_TILE if tile is None else tile
-    colour = without_alpha(pixels)
-    if colour.ndim == 3:  # RGB: Y through the network, Cb and Cr by bicubic
-        ycbcr = rgb_to_ycbcr(colour)
-        sr_y = forward_tiled(model, ycbcr[..., 0], tile).astype(np.float64)
-        out = ycbcr_to_rgb(np.dstack([sr_y, imresize(ycbcr[..., 1:], n)]))
-    else:  # grey: the image is its own Y
-        out = np.clip(forward_tiled(model, colour, tile).astype(np.float64), 0.0, 1.0)
-    if colour.shape != pixels.shape:  # alpha by bicubic
-        out = np.dstack([out, np.clip(imresize(pixels[..., -1], n), 0.0, 1.0)])
-    return out
+    return upscale_arrays(pixels, model, tile, np.float64)[0]
 
 
 def bicubic_pixels(pixels: np.ndarray, scale: int) -> np.ndarray:
     """The bicubic baseline of :func:`upscale_pixels`: every channel by MATLAB's bicubic."""
     return np.clip(imresize(pixels, scale), 0.0, 1.0)
+
+
+# ---------------------------------------------------------------------- tile by tile
+class TiledBicubic:
+    """MATLAB's bicubic upscaling of one image, computed tile by tile with exactly the
+    numbers of ``imresize(image, scale)``: the resize matrices of the whole image are
+    made once (:func:`minisr.resize.resize_matrix`), and a tile uses their rows for its
+    own output pixels and their columns for the LR pixels it has."""
+
+    def __init__(self, height: int, width: int, scale: int):
+        self.scale = scale
+        self.down = resize_matrix(height, scale * height, float(scale))
+        self.across = resize_matrix(width, scale * width, float(scale))
+
+    def __call__(self, cut: np.ndarray, rows, cols) -> np.ndarray:
+        """``cut`` (h, w[, C]): the LR pixels ``rows[2]:rows[3]``, ``cols[2]:cols[3]``
+        (spans as from :func:`minisr.tiling.tile_spans`) -> the float64 HR pixels of the
+        tile's core, (n (rows[1] - rows[0]), n (cols[1] - cols[0])[, C])."""
+        n = self.scale
+        down = self.down[n * rows[0]:n * rows[1], rows[2]:rows[3]]
+        across = self.across[n * cols[0]:n * cols[1], cols[2]:cols[3]]
+        return _resize_along(across, _resize_along(down, cut, 0), 1)  # rows first, as imresize
+
+
+def _resize_along(matrix, image: np.ndarray, axis: int) -> np.ndarray:
+    """``matrix @ image`` along ``axis`` (0: rows, 1: columns), in float64."""
+    moved = np.moveaxis(np.asarray(image, dtype=np.float64), axis, 0)
+    out = matrix @ moved.reshape(moved.shape[0], -1)
+    return np.moveaxis(out.reshape((matrix.shape[0],) + moved.shape[1:]), 0, axis)
+
+
+def tile_margin(model) -> int:
+    """LR pixels of context a tile needs on each interior side: the network's
+    (:func:`minisr.tiling.context_margin`) or bicubic's, whichever is larger."""
+    return max(context_margin(model), BICUBIC_REACH)
+
+
+def tile_grid(height: int, width: int, tile, model) -> list:
+    """Every tile as ``(rows, cols)``, each ``(core_start, core_stop, cut_start,
+    cut_stop)`` (:func:`minisr.tiling.tile_spans`); one tile for the whole image when
+    ``tile`` is 0 or None or the image fits in one."""
+    if not tile or (height <= tile and width <= tile):
+        return [((0, height, 0, height), (0, width, 0, width))]
+    margin = tile_margin(model)
+    return [(rows, cols) for rows in tile_spans(height, tile, margin)
+            for cols in tile_spans(width, tile, margin)]
+
+
+def upscale_tile(cut: np.ndarray, model, bicubic: TiledBicubic, rows, cols) -> np.ndarray:
+    """One tile: ``cut``, float LR pixels in [0, 1] with the tile's margins -> float64
+    HR pixels of its core in [0, 1].
+
+    Colour goes to YCbCr (MATLAB's BT.601); Y goes through the network, Cb and Cr
+    through bicubic, and the three back to RGB. A grey image is its own Y. Alpha is
+    upscaled by bicubic.
+    """
+    n = model.scale
+    core = (slice(n * (rows[0] - rows[2]), n * (rows[1] - rows[2])),
+            slice(n * (cols[0] - cols[2]), n * (cols[1] - cols[2])))
+    colour = without_alpha(cut)
+    if colour.ndim == 3:  # RGB: Y through the network, Cb and Cr by bicubic
+        ycbcr = rgb_to_ycbcr(colour)
+        sr_y = forward_image(model, ycbcr[..., 0])[core].astype(np.float64)
+        out = ycbcr_to_rgb(np.dstack([sr_y, bicubic(ycbcr[..., 1:], rows, cols)]))
+    else:  # grey: the image is its own Y
+        out = np.clip(forward_image(model, colour)[core].astype(np.float64), 0.0, 1.0)
+    if colour.shape != cut.shape:  # alpha by bicubic
+        out = np.dstack([out, np.clip(bicubic(cut[..., -1], rows, cols), 0.0, 1.0)])
+    return out
+
+
+def upscale_arrays(pixels: np.ndarray, model, tile=None, dtype=None, compare: bool = False):
+    """Upscale ``pixels`` tile by tile into a new array of ``dtype`` (default: the
+    input's), so that only the tiles in flight are ever held in float.
+
+    pixels: as for :func:`upscale_pixels`. Returns ``(out, bicubic, sr)``: ``out``
+    (nH, nW[, C]); with ``compare``, ``bicubic`` and ``sr`` are the uint8 colour
+    (no alpha) pictures that :func:`compare_picture` puts side by side (else None).
+    The result does not depend on ``tile``.
+    """
+    n = model.scale
+    height, width = pixels.shape[:2]
+    dtype = pixels.dtype if dtype is None else np.dtype(dtype)
+    out = np.empty((n * height, n * width) + pixels.shape[2:], dtype)
+    colour_shape = without_alpha_shape(out.shape)
+    bicubic_picture = np.empty(colour_shape, np.uint8) if compare else None
+    sr_picture = np.empty(colour_shape, np.uint8) if compare else None
+    bicubic = TiledBicubic(height, width, n)
+    for rows, cols in tile_grid(height, width, DEFAULT_TILE if tile is None else tile, model):
+        cut = to_unit_float(pixels[rows[2]:rows[3], cols[2]:cols[3]])
+        block = upscale_tile(cut, model, bicubic, rows, cols)
+        where = (slice(n * rows[0], n * rows[1]), slice(n * cols[0], n * cols[1]))
+        out[where] = from_unit_float(block, dtype)
+        if compare:
+            sr_picture[where] = from_unit_float(without_alpha(block), np.uint8)
+            baseline = np.clip(bicubic(without_alpha(cut), rows, cols), 0.0, 1.0)
+            bicubic_picture[where] = from_unit_float(baseline, np.uint8)
+    return out, bicubic_picture, sr_picture
+
+
+# ---------------------------------------------------------------------- memory
+def memory_needed(shape, itemsize: int, model, tile=None, compare: bool = False) -> int:
+    """Bytes that upscaling an (H, W[, C]) image of ``itemsize``-byte values needs at
+    the peak, estimated a little generously:
+
+    * the input, and the output in the same bits (twice: the array, and the copy
+      Pillow makes to write it);
+    * one tile in float: the network's arrays (one LR plane per convolution channel and
+      a few HR planes, in ``model.dtype``) and about 12 float64 HR planes per channel
+      for the colour conversions and bicubic;
+    * with ``compare``: the two 8-bit pictures and the side-by-side one (four times
+      their size, twice).
+    """
+    height, width = shape[:2]
+    channels = shape[2] if len(shape) == 3 else 1
+    n = model.scale
+    total = height * width * channels * itemsize * (1 + 2 * n * n)
+    tile = DEFAULT_TILE if tile is None else tile
+    side_h, side_w = height, width
+    if tile and (height > tile or width > tile):
+        side_h = min(height, tile + 2 * tile_margin(model))
+        side_w = min(width, tile + 2 * tile_margin(model))
+    tile_lr = side_h * side_w
+    conv_channels = sum(layer.out_channels for layer in getattr(model, "layers", [])
+                        if isinstance(layer, Conv2d))
+    total += (conv_channels + 3 * n * n) * tile_lr * np.dtype(model.dtype).itemsize
+    total += 12 * channels * n * n * tile_lr * 8
+    if compare:
+        total += (2 + 2 * 4) * n * n * height * width * 3
+    return int(total)
+
+
+def available_memory():
+    """Bytes of memory available for a new program (``MemAvailable`` in
+    ``/proc/meminfo``), or None where it cannot be read (not Linux)."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def gigabytes(count: int) -> str:
+    return f"{count / 1e9:.1f} GB ({count:,} bytes)"
+
+
+def check_size(shape, itemsize: int, model, tile=None, max_pixels=None, compare: bool = False,
+               option: str = "--max-pixels") -> None:
+    """Refuse, before any work, an upscale that cannot fit: ValueError with one line
+    saying the output size, the bytes it needs (:func:`memory_needed`) and the limit.
+
+    With ``max_pixels``, the limit is that many output pixels. Without, it is the
+    memory available now (:func:`available_memory`), or :data:`FALLBACK_MAX_PIXELS`
+    output pixels where that cannot be read. ``option`` names the setting in messages:
+    ``--max-pixels`` (command line) or ``max_pixels`` (Python).
+    """
+    n = model.scale
+    out_h, out_w = n * shape[0], n * shape[1]
+    pixels = out_h * out_w
+    needed = memory_needed(shape, itemsize, model, tile, compare)
+    what = (f"the x{n} output ({out_w}x{out_h}, {pixels / 1e6:.1f} megapixels) "
+            f"needs about {gigabytes(needed)} of memory")
+    if max_pixels is not None:
+        if pixels > max_pixels:
+            raise ValueError(f"{what}; that is over {setting(option, max_pixels)}: raise it to try anyway")
+        return
+    available = available_memory()
+    if available is None and pixels > FALLBACK_MAX_PIXELS:
+        raise ValueError(f"{what}; that is over the default limit of {FALLBACK_MAX_PIXELS} "
+                         f"output pixels: pass {setting(option, pixels)} to try anyway")
+    if available is not None and needed > available:
+        raise ValueError(f"{what}, more than the {available / 1e9:.1f} GB available; "
+                         f"free memory, or pass {setting(option, pixels)} to try anyway")
+
+
+def setting(option: str, value) -> str:
+    """``--max-pixels 100`` for a command-line option, ``max_pixels=100`` for an argument."""
+    return f"{option} {value}" if option.startswith("-") else f"{option}={value}"
 
 
 def to_unit_float(array: np.ndarray) -> np.ndarray:
@@ -150,14 +355,26 @@ def _check_shape(array):
         raise ValueError(f"upscale: empty image of shape {array.shape}")
 
 
+def _check_finite(array):
+    """ValueError if a float image holds NaN or Inf (they would come out as garbage)."""
+    if np.issubdtype(array.dtype, np.floating):
+        bad = array.size - int(np.count_nonzero(np.isfinite(array)))
+        if bad:
+            raise ValueError(f"upscale: the image holds {bad} NaN/Inf values (of {array.size}); "
+                             "replace them first, e.g. with np.nan_to_num")
+
+
 # ---------------------------------------------------------------------- PIL images
 def pil_to_array(img: Image.Image) -> np.ndarray:
     """A PIL image, upright (EXIF applied), as uint8 (H, W[, 2|3|4]) or uint16 (H, W).
 
-    Palette -> RGB (RGBA with transparency), ``1`` -> L, 16-bit grey -> uint16,
-    other modes (CMYK, YCbCr, ...) -> RGB.
+    Palette -> RGB (RGBA with transparency), ``1`` -> L, 16-bit grey -> uint16, float
+    (``F``) -> uint16 (:func:`minisr.imageio.float_image_to_uint16`: values up to 1.0 are
+    the range [0, 1]), other modes (CMYK, YCbCr, ...) -> RGB.
     """
     img = ImageOps.exif_transpose(img)
+    if img.mode == "F":
+        return float_image_to_uint16(img, "upscale")
     if img.mode.startswith("I"):  # I;16, I;16B, ..., I (32-bit): 16-bit grey
         values = np.asarray(img).astype(np.int64)
         if values.size and (values.min() < 0 or values.max() > 65535):
@@ -181,7 +398,7 @@ def array_to_pil(array: np.ndarray) -> Image.Image:
 
 
 # ---------------------------------------------------------------------- the API
-def upscale(image, scale: int = 3, model="fsrcnn", weights=None, tile=None):
+def upscale(image, scale: int = 3, model="fsrcnn", weights=None, tile=None, max_pixels=None):
     """Super-resolve one image by ``scale`` with FSRCNN.
 
     Parameters
@@ -197,23 +414,35 @@ def upscale(image, scale: int = 3, model="fsrcnn", weights=None, tile=None):
     tile : int, optional
         Tile side in LR pixels (default 384); 0 runs the image in one piece. The result
         does not depend on it.
+    max_pixels : int, optional
+        The largest output (in pixels) to attempt. By default an upscale whose estimated
+        memory (:func:`memory_needed`) exceeds the memory available is refused.
+
+    Raises ValueError (one line) for a bad array (wrong shape, NaN/Inf values), a
+    ``scale`` that is not an integer, or an output that cannot fit (:func:`check_size`).
 
     Returns
     -------
     The same kind as ``image``: an array of the same dtype and channels, shape
-    (scale*H, scale*W[, C]); or a PIL image (palette -> RGB/RGBA, ``1`` -> L, other
-    modes -> RGB), upright, carrying the input's ICC profile in ``.info``.
+    (scale*H, scale*W[, C]); or a PIL image (palette -> RGB/RGBA, ``1`` -> L, float ``F``
+    -> 16-bit ``I;16``, other modes -> RGB), upright, carrying the input's ICC profile in
+    ``.info``.
     """
     net = load_model(model, scale, weights)
     if isinstance(image, Image.Image):
-        out = array_to_pil(upscale(pil_to_array(image), scale, net, tile=tile))
+        out = array_to_pil(upscale(pil_to_array(image), scale, net, tile, max_pixels))
         profile = matching_icc(image.info.get("icc_profile"), out.mode)
         if profile:
             out.info["icc_profile"] = profile
         return out
     array = np.asarray(image)
     _check_shape(array)
-    return from_unit_float(upscale_pixels(to_unit_float(array), net, tile), array.dtype)
+    _check_finite(array)
+    try:
+        check_size(array.shape, array.itemsize, net, tile, max_pixels, option="max_pixels")
+    except ValueError as error:
+        raise ValueError(f"upscale: {error}") from None
+    return upscale_arrays(array, net, tile)[0]
 
 
 # ---------------------------------------------------------------------- files
@@ -227,7 +456,8 @@ def output_path(source: Path, scale: int, fmt: str, out_dir=None) -> Path:
 
 
 def compare_path(out: Path) -> Path:
-    """``photo_x3.png`` -> ``photo_x3_compare.png`` (always PNG)."""
+    """``<output stem>_compare.png``: ``photo_x3.png`` -> ``photo_x3_compare.png``,
+    ``-o big.jpg`` -> ``big_compare.png`` (always PNG, beside the output)."""
     return out.with_name(out.stem + "_compare.png")
 
 
@@ -268,14 +498,16 @@ def save_image(path, img: Image.Image, overwrite: bool = False, **params) -> Non
 
 
 def fit_format(array: np.ndarray, fmt: str) -> tuple:
-    """Adapt a result to what the file format stores: 16 bits only in PNG and TIFF, no
-    alpha in JPEG. Returns (array, note or None)."""
+    """What an input becomes in the file format ``fmt``, decided before upscaling:
+    16 bits only in PNG and TIFF (else 8), no alpha in JPEG (dropped from the input).
+    Returns (array, output dtype, note or None)."""
     note = None
-    if array.dtype == np.uint16 and fmt not in SIXTEEN_BIT_FORMATS:
-        array = from_unit_float(to_unit_float(array), np.uint8)
+    dtype = array.dtype
+    if dtype == np.uint16 and fmt not in SIXTEEN_BIT_FORMATS:
+        dtype = np.dtype(np.uint8)
     if fmt == "JPEG" and without_alpha(array).shape != array.shape:
         array, note = without_alpha(array), "JPEG has no alpha channel: transparency dropped"
-    return array, note
+    return array, dtype, note
 
 
 def compare_picture(bicubic: np.ndarray, sr: np.ndarray, zoom: int = 3, label: str = "FSRCNN",
@@ -310,36 +542,77 @@ def compare_picture(bicubic: np.ndarray, sr: np.ndarray, zoom: int = 3, label: s
     return np.asarray(img)
 
 
-def upscale_file(source, out, model, tile=None, overwrite=False, compare=False, zoom=3) -> list:
+def file_identity(path):
+    """(device, inode) of an existing file, else None: two paths with the same
+    identity are the same file (also through links)."""
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return info.st_dev, info.st_ino
+
+
+def input_identities(paths) -> dict:
+    """{file identity: path} of the inputs of a batch that exist."""
+    identities = {file_identity(path): Path(path) for path in paths}
+    identities.pop(None, None)
+    return identities
+
+
+def check_not_an_input(targets, source, inputs=None) -> None:
+    """Refuse to write any of ``targets`` over ``source`` or another input of the batch
+    (``inputs``, from :func:`input_identities`), even with --overwrite: ValueError."""
+    source_identity = file_identity(source)
+    for target in targets:
+        identity = file_identity(target)
+        if identity is None:
+            continue
+        if identity == source_identity:
+            raise ValueError(f"{target}: is the input file; choose another output")
+        if identity in (inputs or {}):
+            raise ValueError(f"its output {target} is one of the input files; choose another output")
+
+
+def upscale_file(source, out, model, tile=None, overwrite=False, compare=False, zoom=3,
+                 max_pixels=None, inputs=None) -> list:
     """Read ``source``, upscale it, write ``out`` (and, with ``compare``, the picture
     :func:`compare_path` names).
 
+    Never writes over ``source`` or any of ``inputs`` (:func:`input_identities` of the
+    batch). ``max_pixels``: see
+    :func:`check_size`, called once the image size is known.
     Returns [(written path, note or None)]. Raises ImageError, ValueError or OSError
     with a one-line message naming the file.
     """
     out = Path(out)
     fmt = writable_format(out)  # fail before the work, not after it
-    for target in [out, compare_path(out)] if compare else [out]:
+    targets = [out, compare_path(out)] if compare else [out]
+    check_not_an_input(targets, source, inputs)
+    for target in targets:
         if target.exists() and not overwrite:
             raise FileExistsError(f"{target}: already exists (use --overwrite to replace it)")
     pixels, alpha = read_image(source, keep_alpha=True, keep_16bit=True)
     array = pixels if alpha is None else np.dstack([pixels, alpha])
-    unit = to_unit_float(array)
-    sr = upscale_pixels(unit, model, tile)
-    result, note = fit_format(from_unit_float(sr, array.dtype), fmt)
-    img = array_to_pil(result)
-    params = {"quality": JPEG_QUALITY} if fmt == "JPEG" else {}
+    array, dtype, note = fit_format(array, fmt)
+    check_size(array.shape, array.itemsize, model, tile, max_pixels, compare)
     with Image.open(source) as original:
-        profile = matching_icc(original.info.get("icc_profile"), img.mode)
+        frames = getattr(original, "n_frames", 1)
+        icc_profile = original.info.get("icc_profile")
+    if frames > 1:
+        first = f"{source} has {frames} frames; only the first is upscaled"
+        note = first if note is None else f"{note}; {first}"
+    result, bicubic, sr = upscale_arrays(array, model, tile, dtype, compare)
+    img = array_to_pil(result)
+    del result  # Pillow has its own copy now
+    params = {"quality": JPEG_QUALITY} if fmt == "JPEG" else {}
+    profile = matching_icc(icc_profile, img.mode)
     if profile:
         params["icc_profile"] = profile
     save_image(out, img, overwrite, **params)
     written = [(out, note)]
     if compare:
-        bicubic = bicubic_pixels(without_alpha(unit), model.scale)
-        picture = compare_picture(from_unit_float(bicubic, np.uint8),
-                                  from_unit_float(without_alpha(sr), np.uint8),
-                                  zoom, f"FSRCNN x{model.scale}")
+        del img
+        picture = compare_picture(bicubic, sr, zoom, f"FSRCNN x{model.scale}")
         save_image(compare_path(out), Image.fromarray(picture), overwrite)
         written.append((compare_path(out), None))
     return written
@@ -431,13 +704,22 @@ def build_parser() -> argparse.ArgumentParser:
                         help="output format (default png; 'same' keeps the input's)")
     parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     parser.add_argument("--compare", action="store_true",
-                        help="also write NAME_x<scale>_compare.png: bicubic | FSRCNN, centre zoomed 3x")
+                        help="also write <output stem>_compare.png beside the output (photo_x3_compare.png, "
+                             "or big_compare.png for -o big.jpg): bicubic | FSRCNN, centre zoomed 3x")
     parser.add_argument("--no-zoom", action="store_true", help="--compare without the zoomed row")
     parser.add_argument("--tile", type=int, default=DEFAULT_TILE, metavar="N",
                         help=f"tile side in LR pixels (default {DEFAULT_TILE}, 0 = whole image); "
                              "the result does not depend on it")
+    parser.add_argument("--max-pixels", type=int, metavar="N",
+                        help="largest output to attempt, in pixels (default: whatever the memory "
+                             "available now can hold, by an estimate made before the work)")
     parser.add_argument("--threads", type=int, metavar="N", help="Numba threads (default: all cores)")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    parser.add_argument("--cluster", metavar="SPEC",
+                        help="run the batch on a Dask cluster: local:N (N worker processes here) or "
+                             "tcp://HOST:8786 (a running scheduler); needs pip install minisr[dask]")
+    parser.add_argument("--no-progress", action="store_true",
+                        help="no progress display on stderr (shown for several inputs; a line "
+                             "every 10 s when stderr is not a terminal)")
     return parser
 
 
@@ -446,6 +728,8 @@ def _setup(args):
     problems); raises ValueError/FileNotFoundError for a one-line error."""
     if args.tile < 0:
         raise ValueError(f"--tile must be >= 0, got {args.tile}")
+    if args.max_pixels is not None and args.max_pixels < 1:
+        raise ValueError(f"--max-pixels must be >= 1, got {args.max_pixels}")
     if args.output and args.format:
         raise ValueError("-o takes the format from its extension (e.g. -o out.jpg); drop --format")
     if args.threads is not None:
@@ -481,8 +765,9 @@ def _say(bar, text, stream) -> None:
 def _run_batch(files, model, args) -> int:
     """Upscale every file; one line per output or failure. Returns the number of failures."""
     failed, planned = 0, {}
+    inputs = input_identities(files)
     quiet = args.no_progress or len(files) < 2
-    with Progress(len(files), f"upscale x{args.scale}", disable=quiet) as bar:
+    with Progress(len(files), f"upscale x{args.scale}", always=True, disable=quiet) as bar:
         for source in files:
             try:
                 out = Path(args.output) if args.output else \
@@ -491,7 +776,8 @@ def _run_batch(files, model, args) -> int:
                 if earlier is not source:
                     raise ValueError(f"its output {out} would also be {earlier}'s; rename one")
                 for path, note in upscale_file(source, out, model, args.tile, args.overwrite,
-                                               args.compare, 1 if args.no_zoom else 3):
+                                               args.compare, 1 if args.no_zoom else 3,
+                                               args.max_pixels, inputs):
                     _say(bar, f"{source} -> {path}", sys.stdout)
                     if note:
                         _say(bar, f"note: {path}: {note}", sys.stderr)
@@ -508,13 +794,17 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
         model, files, problems = _setup(args)
+        batch = _run_batch
+        if args.cluster and files:  # each image a task on a Dask cluster (minisr/cluster/upscale.py)
+            from .cluster.upscale import BatchOnCluster
+            batch = BatchOnCluster(args.cluster, args.threads)  # a cluster it cannot use: one line
     except (ValueError, OSError) as error:
         print(f"python -m minisr.upscale: error: {one_line(error)}", file=sys.stderr)
         return 2
     for problem in problems:
         print(f"error: {problem}", file=sys.stderr)
     try:
-        failed = len(problems) + _run_batch(files, model, args)
+        failed = len(problems) + batch(files, model, args)
     except KeyboardInterrupt:
         print("\ninterrupted (every output written is complete)", file=sys.stderr)
         return 130

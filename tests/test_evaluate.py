@@ -51,7 +51,9 @@ def test_json_and_csv_agree_with_the_api(data_dir, capsys):
     assert 20 < results[0]["psnr"] < 60 and 0 < results[0]["ssim"] <= 1
     main(["--method", "bicubic", "--datasets", "Set5", "--scales", "2", "--data-dir", str(data_dir),
           "--format", "json", "--no-progress"])
-    row = json.loads(capsys.readouterr().out)
+    rows = json.loads(capsys.readouterr().out)  # one JSON document: a list of objects
+    assert isinstance(rows, list) and len(rows) == 1
+    row = rows[0]
     assert set(row) >= {"dataset", "scale", "psnr", "ssim", "images"}
     assert row["psnr"] == pytest.approx(results[0]["psnr"])
     main(["--method", "bicubic", "--datasets", "Set5", "--scales", "2", "--data-dir", str(data_dir),
@@ -67,7 +69,7 @@ def test_fsrcnn_weights_are_picked_by_scale(data_dir, weights, capsys):
     files = [str(weights / "tiny_x2.npz"), str(weights / "tiny_x3.npz")]
     assert main(["--method", "fsrcnn", "--weights", *files, "--datasets", "Set5", "--scales", "3", "2",
                  "--data-dir", str(data_dir), "--format", "json", "--no-progress"]) == 0
-    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    rows = json.loads(capsys.readouterr().out)
     assert [(r["scale"], r["weights"].endswith(f"tiny_x{r['scale']}.npz")) for r in rows] == [(3, True), (2, True)]
     pattern = str(weights / "tiny_x{scale}.npz")
     assert main(["--method", "fsrcnn", "--weights", pattern, "--datasets", "Set5", "--scales", "2",
@@ -87,6 +89,36 @@ def test_user_mistakes_get_one_line(data_dir, weights, capsys, args, message):
     err = capsys.readouterr().err
     assert message in err
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_json_is_one_document_and_jsonl_one_object_per_line(data_dir, capsys):
+    argv = ["--method", "bicubic", "--datasets", "Set5", "--scales", "2", "3", "--data-dir", str(data_dir),
+            "--no-progress", "--format"]
+    assert main(argv + ["json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [(r["method"], r["scale"]) for r in rows] == [("bicubic", 2), ("bicubic", 3)]
+    assert main(argv + ["jsonl"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [json.loads(line) for line in lines] == rows
+
+
+def test_rows_are_named_after_the_network_in_the_weights(data_dir, weights, tmp_path, capsys):
+    FSRCNN(32, 5, 1, 3).save(tmp_path / "small_x3.npz")
+    FSRCNN(56, 12, 4, 3).save(tmp_path / "big_x3.npz")
+    expected = {"small_x3.npz": "fsrcnn-s", "big_x3.npz": "fsrcnn", "tiny_x3.npz": "fsrcnn-8-4-1"}
+    for name, label in expected.items():
+        folder = weights if name == "tiny_x3.npz" else tmp_path
+        assert main(["--method", "fsrcnn", "--weights", str(folder / name), "--datasets", "Set5",
+                     "--scales", "3", "--data-dir", str(data_dir), "--no-progress"]) == 0
+        row = capsys.readouterr().out.splitlines()[1].split()
+        assert row[:3] == [label, "Set5", "x3"], name
+
+
+def test_progress_is_shown_when_stderr_is_not_a_terminal(data_dir, capsys):
+    assert main(["--method", "bicubic", "--datasets", "Set5", "--scales", "2",
+                 "--data-dir", str(data_dir)]) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert err and err[-1].startswith("bicubic Set5 x2  5/5  100%")
 
 
 def test_missing_shipped_weights_say_what_to_do(data_dir, monkeypatch, tmp_path, capsys):

@@ -121,6 +121,34 @@ def test_mode_i_out_of_16_bit_range_is_refused(tmp_path):
         read_image(path)
 
 
+def float_tiff(tmp_path, values):
+    return save(tmp_path, "f.tif", Image.fromarray(np.array(values, dtype=np.float32), mode="F"))
+
+
+def test_float_in_unit_range_is_read_as_unit_range(tmp_path):
+    path = float_tiff(tmp_path, [[0.0, 0.25, 0.5, 1.0]])
+    np.testing.assert_array_equal(read_image(path), [[0, 64, 128, 255]])
+    np.testing.assert_array_equal(read_image(path, keep_16bit=True), [[0, 16384, 32768, 65535]])
+
+
+@pytest.mark.parametrize("values, expected", [
+    ([[0.0, 127.5, 255.0]], [[0, 128, 255]]),        # largest value <= 255: 0..255
+    ([[0.0, 32767.5, 65535.0]], [[0, 128, 255]]),    # <= 65535: 0..65535
+    ([[-0.5, 0.5, 1.0]], [[0, 128, 255]]),           # negative values become 0
+])
+def test_float_ranges(tmp_path, values, expected):
+    np.testing.assert_array_equal(read_image(float_tiff(tmp_path, values)), expected)
+
+
+@pytest.mark.parametrize("values, message", [
+    ([[0.0, 70000.0]], "float pixel values up to 70000 are not supported"),
+    ([[0.0, np.nan]], "float image holds NaN/Inf pixel values"),
+])
+def test_float_values_that_fit_no_range_are_refused(tmp_path, values, message):
+    with pytest.raises(ImageError, match=message):
+        read_image(float_tiff(tmp_path, values))
+
+
 def test_cmyk_becomes_rgb(tmp_path):
     cmyk = np.zeros((2, 2, 4), dtype=np.uint8)
     cmyk[0, 0] = [255, 0, 0, 0]  # cyan

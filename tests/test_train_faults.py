@@ -20,7 +20,10 @@ from minisr.training import checkpoint as checkpoint_module
 from minisr.training import patches
 from minisr.training.checkpoint import load_checkpoint
 
-from test_train import cli, data, read_log  # noqa: F401  (the fixture and helpers)
+import test_train
+from test_train import cli, read_log
+
+data = test_train.data  # the fixture: tiny training and validation images
 
 
 def one_line_error(capsys) -> str:
@@ -194,7 +197,7 @@ def test_two_processes_cannot_train_in_one_folder(data, tmp_path):
 def test_leftover_checkpoint_temporaries_are_removed(data, tmp_path):
     out = tmp_path / "run"
     assert train.main(cli(data, out, "--steps", "2")) == 0
-    leftover = out / ".tmp-abc123.npz"  # a checkpoint being written when its process was killed
+    leftover = out / ".checkpoint.npz.abc123.tmp"  # being written when its process was killed
     leftover.write_bytes(b"half")
     assert train.main(cli(data, out, "--resume", "--steps", "3")) == 0
     assert not leftover.exists()
@@ -215,7 +218,7 @@ def test_a_full_disk_while_checkpointing_is_one_line_and_keeps_the_last_one(data
     assert f"could not save {out / 'checkpoint.npz'} at step 6 (No space left on device)" in err
     assert "the previous" in err and "--resume" in err
     assert (out / "checkpoint.npz").read_bytes() == good
-    assert not list(out.glob(".tmp-*"))
+    assert not list(out.glob(".*.tmp"))
     monkeypatch.undo()
     assert train.main(cli(data, out, "--resume", "--steps", "8", val=False)) == 0  # space freed: go on
 

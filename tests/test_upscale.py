@@ -394,7 +394,7 @@ def test_cli_bad_weights_files(weights, tmp_path, capsys):
     np.savez(tmp_path / "wrong_shape.npz", **arrays)
     (tmp_path / "junk.npz").write_text("not numpy")
     cases = {"wrong_shape.npz": "feature.weight has shape (6, 1, 3, 3)",
-             "junk.npz": "not a readable .npz weights file", "none.npz": "no such weights file"}
+             "junk.npz": "not an .npz (zip) file", "none.npz": "no such weights file"}
     for name, message in cases.items():
         code, _, err = run([source, "--weights", tmp_path / name], capsys)
         assert code == 2 and len(err) == 1 and f"{tmp_path / name}: " in err[0]
@@ -435,3 +435,141 @@ def test_python_dash_m_entry_point(weights, tmp_path):
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == [f"{source} -> {tmp_path / 'a_x3.png'}",
                                         f"{source} -> {tmp_path / 'a_x3_compare.png'}"]
+
+
+# ---------------------------------------------------------------------- issue 13: faults
+def test_api_refuses_nan_and_inf_pixels():
+    image = np.random.default_rng(0).random((10, 9))
+    image[2, 3], image[4, 4] = np.nan, np.inf
+    with pytest.raises(ValueError, match=r"upscale: the image holds 2 NaN/Inf values \(of 90\)"):
+        upscale(image, 3, random_model())
+
+
+@pytest.mark.parametrize("scale", ["3", 3.0, True])
+def test_api_scale_must_be_an_integer(weights, scale):
+    with pytest.raises(ValueError, match=r"scale must be an integer such as 3, got"):
+        upscale(rgb(), scale, str(weights[3]))
+    assert upscale(rgb(), np.int64(3), str(weights[3])).shape == (30, 21, 3)
+
+
+def big_constant_png(path, side=9000):
+    """A side x side grey PNG that compresses to almost nothing (about 100 KB at 9000)."""
+    Image.new("L", (side, side), 128).save(path)
+    return path
+
+
+def test_cli_refuses_an_output_that_cannot_fit_in_memory(weights, tmp_path, capsys, monkeypatch):
+    source = big_constant_png(tmp_path / "big.png")
+    monkeypatch.setattr(upscale_module, "available_memory", lambda: 1_000_000_000)
+    code, out, err = run([source, "--weights", weights[3]], capsys)
+    assert code == 1 and out == [] and len(err) == 1
+    needed = upscale_module.memory_needed((9000, 9000), 1, random_model(), None)
+    assert err[0] == (f"error: {source}: the x3 output (27000x27000, 729.0 megapixels) needs about "
+                      f"{needed / 1e9:.1f} GB ({needed:,} bytes) of memory, more than the 1.0 GB "
+                      f"available; free memory, or pass --max-pixels 729000000 to try anyway")
+    assert not (tmp_path / "big_x3.png").exists()
+
+
+def test_cli_max_pixels_is_the_limit_when_given(weights, tmp_path, capsys):
+    source = save(tmp_path / "a.png", Image.fromarray(rgb(10, 7)))
+    code, _, err = run([source, "--weights", weights[3], "--max-pixels", "629"], capsys)
+    assert code == 1 and len(err) == 1
+    assert "the x3 output (21x30, 0.0 megapixels) needs about" in err[0]
+    assert "bytes) of memory; that is over --max-pixels 629: raise it to try anyway" in err[0]
+    assert run([source, "--weights", weights[3], "--max-pixels", "630"], capsys)[0] == 0
+    code, _, err = run([source, "--weights", weights[3], "--max-pixels", "0"], capsys)
+    assert code == 2 and "--max-pixels must be >= 1" in err[0]
+
+
+def test_api_estimates_memory_before_starting(monkeypatch):
+    monkeypatch.setattr(upscale_module, "available_memory", lambda: 10_000)
+    with pytest.raises(ValueError, match=r"upscale: the x3 output \(21x30.*pass max_pixels=630 to try anyway"):
+        upscale(rgb(), 3, random_model())
+    assert upscale(rgb(), 3, random_model(), max_pixels=630).shape == (30, 21, 3)
+    monkeypatch.setattr(upscale_module, "available_memory", lambda: None)  # not Linux
+    monkeypatch.setattr(upscale_module, "FALLBACK_MAX_PIXELS", 629)
+    with pytest.raises(ValueError, match="over the default limit of 629 output pixels"):
+        upscale(rgb(), 3, random_model())
+
+
+def test_floats_are_held_one_tile_at_a_time():
+    """The result is assembled in uint8: the float64 working set is a tile's, far less
+    than one float64 copy of the output (which the old pipeline held several of)."""
+    import tracemalloc
+    image, model = rgb(120, 150), random_model()
+    upscale(image, 3, model, tile=24)  # compile and fill the caches first
+    tracemalloc.start()
+    out = upscale(image, 3, model, tile=24)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < out.size * 8 / 2, f"peak {peak} bytes for an output of {out.size} values"
+    assert np.array_equal(out, upscale(image, 3, model, tile=0))
+
+
+def test_memory_estimate_grows_with_the_image_and_compare():
+    model = random_model()
+    small = upscale_module.memory_needed((100, 100, 3), 1, model)
+    large = upscale_module.memory_needed((1000, 1000, 3), 1, model)
+    assert large > 9 * 1000 * 1000 * 3 * 2  # at least the output, twice
+    assert small < large < upscale_module.memory_needed((1000, 1000, 3), 1, model, compare=True)
+    assert upscale_module.memory_needed((1000, 1000), 2, model) > upscale_module.memory_needed((1000, 1000), 1, model)
+
+
+def test_cli_too_large_for_pillow_is_one_line(weights, tmp_path, capsys, monkeypatch):
+    source = big_constant_png(tmp_path / "bomb.png", side=50)
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)  # Pillow refuses > 2 x this
+    code, _, err = run([source, "--weights", weights[3]], capsys)
+    assert code == 1 and len(err) == 1
+    assert err[0].startswith(f"error: {source}: image too large to open safely")
+
+
+def test_cli_float_tiff_in_unit_range_is_not_black(weights, tmp_path, capsys):
+    ramp = np.linspace(0.0, 1.0, 24 * 20, dtype=np.float32).reshape(24, 20)
+    source = save(tmp_path / "f.tif", Image.fromarray(ramp, mode="F"))
+    assert run([source, "--weights", weights[3], "-o", tmp_path / "out.png"], capsys)[0] == 0
+    with Image.open(tmp_path / "out.png") as result:
+        assert result.mode == "I;16" and result.size == (60, 72)  # 16-bit grey PNG
+        values = np.asarray(result).astype(np.float64) / 65535
+    assert abs(values.mean() - 0.5) < 0.2  # the random model keeps the level roughly
+    assert values.max() > 0.5
+    out = upscale(Image.fromarray(ramp, mode="F"), 3, random_model())
+    assert out.mode == "I;16" and np.asarray(out).max() > 30000
+
+
+def test_cli_notes_frames_left_out(weights, tmp_path, capsys):
+    frames = [Image.new("RGB", (8, 6), colour) for colour in ("red", "green", "blue")]
+    source = tmp_path / "anim.gif"
+    frames[0].save(source, save_all=True, append_images=frames[1:])
+    code, out, err = run([source, "--weights", weights[3]], capsys)
+    assert code == 0 and len(out) == 1
+    assert err == [f"note: {tmp_path / 'anim_x3.png'}: {source} has 3 frames; only the first is upscaled"]
+
+
+def test_cli_never_writes_over_an_input(weights, tmp_path, capsys):
+    source = save(tmp_path / "a.png", Image.fromarray(rgb()))
+    original = source.read_bytes()
+    code, out, err = run([source, "--weights", weights[3], "-o", source, "--overwrite"], capsys)
+    assert code == 1 and out == [] and err == [f"error: {source}: is the input file; choose another output"]
+    other = save(tmp_path / "a_x3.png", Image.fromarray(rgb(5, 5)))  # named on the command line
+    other_bytes = other.read_bytes()
+    code, out, err = run([source, other, "--weights", weights[3], "--format", "same", "--overwrite"], capsys)
+    assert code == 1 and f"its output {other} is one of the input files; choose another output" in err[0]
+    assert source.read_bytes() == original and other.read_bytes() == other_bytes
+    os.link(source, tmp_path / "hard.png")  # another name for the same file
+    code, _, err = run([source, "--weights", weights[3], "-o", tmp_path / "hard.png", "--overwrite"], capsys)
+    assert code == 1 and "is the input file" in err[0] and source.read_bytes() == original
+
+
+def test_cli_batch_prints_progress_when_not_a_terminal(weights, tmp_path, capsys):
+    for name in ("a.png", "b.png", "c.png"):
+        save(tmp_path / name, Image.fromarray(rgb()))
+    assert main([str(tmp_path), "--weights", str(weights[3])]) == 0  # progress on (no --no-progress)
+    err = capsys.readouterr().err.splitlines()
+    assert err and err[-1].startswith("upscale x3  3/3  100%")
+
+
+def test_compare_name_is_documented_as_it_is():
+    """--compare writes <output stem>_compare.png: -o big.jpg gives big_compare.png."""
+    assert upscale_module.compare_path(Path("big.jpg")) == Path("big_compare.png")
+    help_text = " ".join(upscale_module.build_parser().format_help().split())
+    assert "<output stem>_compare.png" in help_text and "big_compare.png for -o big.jpg" in help_text

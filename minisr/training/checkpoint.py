@@ -8,44 +8,19 @@
                                spent) and the run's settings
 
 Files are written to a temporary name in the same folder, flushed to disk, then
-renamed over the old one (``os.replace`` is atomic), so a crash or Ctrl-C while
-saving leaves the previous checkpoint intact.
+renamed over the old one (:func:`minisr.atomic.atomic_write`), so a crash or Ctrl-C
+while saving leaves the previous checkpoint intact.
 """
 
 import json
-import os
-import tempfile
 from typing import NamedTuple
 
 import numpy as np
 
+from ..atomic import atomic_savez
 from ..model import FSRCNN, read_npz
 
 FORMAT = "minisr-checkpoint-1"
-
-
-def current_umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def atomic_savez(path, arrays: dict) -> None:
-    """``np.savez(path, **arrays)`` through a temporary file and a rename."""
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".npz")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o666 & ~current_umask())  # mkstemp's 0600 -> what open() would give
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 class CheckpointError(OSError):
