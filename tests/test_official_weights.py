@@ -1,7 +1,6 @@
 """Importing the authors' MATLAB weights: layout and forward pass on synthetic files,
 then Table 6 of the paper with the real files (skipped only where they are absent)."""
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -12,9 +11,11 @@ from scipy.signal import correlate2d
 from minisr.evaluate import evaluate
 from minisr.official import load_official_model
 
+from datasets import data_root
+
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 OFFICIAL = SHARED / "reference" / "fsrcnn-official"
-DATA = Path(os.environ.get("MINISR_DATA", SHARED / "datasets"))
+DATA = data_root()
 
 
 def make_mat(path, d, s, m, rng):

@@ -1,8 +1,8 @@
 """The FSRCNN evaluation protocol: synthetic checks, then the paper's bicubic numbers.
 
 The dataset tests read Set5, Set14 and BSD200 from ``$MINISR_DATA`` if set, else
-from ``../shared/datasets`` beside the repository, and skip only when a folder
-is absent.  They assert that bicubic interpolation reproduces Table 5 of the
+from ``../shared/datasets`` beside the repository, else from ``~/.cache/minisr``
+(``tests/datasets.py``), and skip only when a folder is absent.  They assert that bicubic interpolation reproduces Table 5 of the
 FSRCNN paper: PSNR within 0.01 dB and SSIM within 0.0001 of the printed values.
 Measured (Y channel, MATLAB-compatible pipeline, this module's code):
 
@@ -25,8 +25,6 @@ stored as 8-bit grey and is used as its own Y.
 
 import functools
 import math
-import os
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -43,6 +41,8 @@ from minisr.protocol import (
 )
 from minisr.resize import imresize
 
+from datasets import WHERE, data_root
+
 PAPER_BICUBIC = {  # FSRCNN paper, Table 5: (PSNR, SSIM)
     ("Set5", 2): (33.66, 0.9299),
     ("Set5", 3): (30.39, 0.8682),
@@ -57,11 +57,6 @@ PAPER_BICUBIC = {  # FSRCNN paper, Table 5: (PSNR, SSIM)
 IMAGE_SUFFIXES = (".bmp", ".png", ".jpg", ".jpeg")
 
 
-def data_root():
-    env = os.environ.get("MINISR_DATA")
-    if env:
-        return Path(env).expanduser()
-    return Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
 
 
 # --- synthetic images ------------------------------------------------------------------
@@ -133,7 +128,7 @@ def test_evaluate_pair_quantises_and_shaves(colour_file):
 def dataset_images(name):
     folder = data_root() / name
     if not folder.is_dir():
-        pytest.skip(f"dataset folder {folder} is absent (set MINISR_DATA to a dir with {name}/)")
+        pytest.skip(f"dataset folder {folder} is absent (looked in {WHERE})")
     files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
     assert files, f"no images in {folder}"
     return files

@@ -1,6 +1,5 @@
 """The weights shipped in minisr/weights load, match their names, and beat bicubic."""
 
-import os
 import re
 from pathlib import Path
 
@@ -10,6 +9,8 @@ import pytest
 import minisr
 from minisr import FSRCNN
 from minisr.evaluate import SHIPPED_WEIGHTS
+
+from datasets import WHERE, data_root
 
 FILES = sorted(Path(SHIPPED_WEIGHTS).glob("*.npz"))
 DIMS = {"fsrcnn": (56, 12, 4), "fsrcnn-s": (32, 5, 1)}
@@ -53,11 +54,10 @@ SET5_PSNR = {("fsrcnn", 2): 37.115, ("fsrcnn", 3): 33.165, ("fsrcnn", 4): 30.838
 
 
 def set5_folder():
-    root = Path(os.environ.get("MINISR_DATA") or Path(__file__).resolve().parents[2] / "shared" / "datasets")
-    return root / "Set5"
+    return data_root() / "Set5"
 
 
-@pytest.mark.skipif(not set5_folder().is_dir(), reason="Set5 not found ($MINISR_DATA or ../shared/datasets)")
+@pytest.mark.skipif(not set5_folder().is_dir(), reason=f"Set5 not found ({WHERE})")
 @pytest.mark.parametrize("method,scale", sorted(SET5_PSNR))
 def test_shipped_model_scores_its_set5_psnr(method, scale):
     from minisr.evaluate import evaluate, shipped_weights_path
