@@ -58,7 +58,7 @@ def main() -> None:
             lines.append(f"| `{folder}` ({what}) | - | x{scale} | not run | | | |")
             continue
         for r in evaluate("fsrcnn", ["Set5", "Set14", "BSD200"], [scale], [str(run / model_file)],
-                          args.data_dir, progress=False):
+                          args.data_dir, progress=True):  # a line every 10 s on stderr
             paper_psnr, paper_ssim = TABLE_6[(r["dataset"], scale)]
             lines.append(f"| `{folder}/{model_file}` | {r['dataset']} | x{scale} | {r['psnr']:.2f} | {r['ssim']:.4f} | "
                          f"{paper_psnr:.2f} / {paper_ssim:.4f} | {r['psnr'] - paper_psnr:+.2f} |")
