@@ -1,7 +1,8 @@
 """The one place where Numba's compilation settings are chosen.
 
 Every kernel in minisr is decorated with :func:`kernel` (a parallel kernel whose
-outer loop is a ``prange``) or :func:`serial_kernel` (small helpers).
+outer loop is a ``prange``), :func:`serial_kernel` (small helpers) or
+:func:`reference_kernel` (the plain loop nests of ``kernels/reference.py``).
 
 * ``cache=True`` keeps the compiled machine code on disk (``__pycache__``), so the
   second run of a program does not compile again. The cache is keyed by each kernel's
@@ -35,6 +36,10 @@ FASTMATH_FLAGS = {"contract", "reassoc", "nsz", "arcp"}
 
 kernel = numba.njit(parallel=True, cache=True, fastmath=FASTMATH_FLAGS, nogil=True)
 serial_kernel = numba.njit(parallel=False, cache=True, fastmath=FASTMATH_FLAGS, nogil=True)
+# The reference kernels (``kernels/reference.py``) are compiled as plainly as possible:
+# no fastmath (every sum in the order it is written), no parallel loops. ``nogil`` only
+# lets the worker threads of data-parallel training run them side by side.
+reference_kernel = numba.njit(cache=True, nogil=True)
 prange = numba.prange
 
 

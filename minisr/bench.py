@@ -10,6 +10,10 @@ with the multiply-adds turned into GFLOP/s (1 MAC = 2 FLOP), beside a NumPy floa
 GEMM measured in the same run as a yardstick for the machine's peak. Times are medians
 of ``--repeat`` runs after a warm-up run (which also triggers Numba's compilation).
 Set ``NUMBA_NUM_THREADS`` (or ``--threads``) to choose the number of threads.
+
+``--compare-kernels`` instead times the same passes (and each layer's forward pass) on
+the fast kernels and on the reference kernels (``minisr/kernels/reference.py``), in one
+run: what the fast kernels' tricks buy (``minisr/kernels/__init__.py``).
 """
 
 import argparse
@@ -22,6 +26,7 @@ import numpy as np
 from .layers import mse_loss
 from .layers.base import pack, unpack
 from .layers import Deconv2d, PReLU
+from .layers.base import KERNEL_CHOICES
 from .model import FSRCNN
 from .training.parallel import DataParallel
 
@@ -154,6 +159,115 @@ def format_table(title: str, rows, total: float, total_flops: float, peak: float
     return "\n".join(lines)
 
 
+def compare_kernels(args) -> str:
+    """A markdown table: each pass on the fast and on the reference kernels, same inputs,
+    same run (medians of ``args.repeat`` runs after a warm-up)."""
+    rng = np.random.default_rng(0)
+    size, scale = args.lr_size, args.scale
+    x = rng.random((1, 1, size, size), dtype=np.float32)
+    xb = rng.random((args.batch, 1, args.patch, args.patch), dtype=np.float32)
+    times = {}  # row name -> {kernels: seconds}
+
+    def timed(row, kernels, fn):
+        fn()  # warm-up (compiles on first use)
+        times.setdefault(row, {})[kernels] = median_time(fn, args.repeat)
+        return fn()
+
+    for kernels in KERNEL_CHOICES:
+        model = FSRCNN(args.d, args.s, args.m, scale, kernels=kernels)
+        target = np.random.default_rng(1).random(model.forward(xb).shape, dtype=np.float32)
+
+        def step(model=model, target=target):
+            model.zero_grad()
+            _, dy = mse_loss(model.forward(xb), target)
+            model.backward(dy, input_grad=False)
+
+        timed(f"forward (infer), LR {size}x{size}", kernels, lambda: model.infer(x))
+        timed(f"forward(x, exact_size=True), LR {size}x{size}", kernels,
+              lambda: model.forward(x, exact_size=True))
+        timed(f"training step, {args.batch} patches {args.patch}x{args.patch}", kernels, step)
+        h = pack(x)
+        for name, layer in model.named_layers:  # each layer's forward pass on its real input
+            if isinstance(layer, Deconv2d):
+                out = (scale * size, scale * size)
+                h = timed(f"{name} forward", kernels,
+                          lambda layer=layer, h=h: layer.forward_packed(h, 1, output_size=out))
+            else:
+                h = timed(f"{name} forward", kernels, lambda layer=layer, h=h: layer.forward_packed(h, 1))
+    lines = ["| pass | fast ms | reference ms | reference / fast |", "|---|---:|---:|---:|"]
+    for row, t in times.items():
+        lines.append(f"| {row} | {t['fast'] * 1e3:.2f} | {t['reference'] * 1e3:.1f} | "
+                     f"{t['reference'] / t['fast']:.0f}x |")
+    return "\n".join(lines)
+
+
+def trick_ablations(args) -> str:
+    """A markdown table: some of the fast kernels' tricks (``minisr/kernels/__init__.py``),
+    each timed with and without it, everything else the same (fast kernels, float32)."""
+    from .kernels.conv import conv2d_backward_input, conv2d_forward, flip_transpose
+
+    rng = np.random.default_rng(0)
+    size, scale = args.lr_size, args.scale
+    model = FSRCNN(args.d, args.s, args.m, scale, kernels="fast")
+    rows = []
+
+    def compare(trick, with_it, without_it):
+        with_it(), without_it()  # warm-up (compiles on first use)
+        rows.append((trick, median_time(with_it, args.repeat), median_time(without_it, args.repeat)))
+
+    # Fused PReLU, padded outputs and a kept workspace (minisr/inference.py) vs forward().
+    x = rng.random((1, 1, size, size), dtype=np.float32)
+    compare(f"fused PReLU + padded outputs + workspace: infer() vs forward(), LR {size}x{size}",
+            lambda: model.infer(x), lambda: model.forward(x, exact_size=True))
+
+    # Batch-packed rows: one call on the whole batch vs one call per patch (rows P long).
+    xb = rng.random((args.batch, 1, args.patch, args.patch), dtype=np.float32)
+    target = rng.random(model.forward(xb).shape, dtype=np.float32)
+
+    def step(lo, hi):
+        _, dy = mse_loss(model.forward(xb[lo:hi]), target[lo:hi])
+        model.backward(dy, input_grad=False)
+
+    compare(f"batch-packed rows: training step on {args.batch} patches {args.patch}x{args.patch}, "
+            "one call vs one call per patch",
+            lambda: step(0, args.batch), lambda: [step(k, k + 1) for k in range(args.batch)])
+
+    # Filter blocks: a 3x3 s -> s layer, four filters per task vs one filter per call.
+    s = args.s
+    hp = rng.random((s, size + 2, size + 2), dtype=np.float32)
+    w = rng.normal(size=(s, s, 3, 3)).astype(np.float32)
+    b = np.zeros(s, np.float32)
+    compare(f"filter blocks: 3x3 convolution {s} -> {s} on {size}x{size}, 4 filters at a time vs 1",
+            lambda: conv2d_forward(hp, w, b, 1, 1),
+            lambda: [conv2d_forward(hp, w[f:f + 1], b[f:f + 1], 1, 1) for f in range(s)])
+
+    # Sub-pixel deconvolution vs the same stride-1 kernel on a zero-stuffed canvas.
+    deconv, d, k = model.deconv, args.d, model.deconv.kernel_size
+    h = rng.random((d, size, size), dtype=np.float32)
+    wd = rng.normal(scale=1e-3, size=deconv.weight.shape).astype(np.float32)
+    bd = np.zeros(1, np.float32)
+    out, p = scale * size, deconv.padding
+
+    def sub_pixel():
+        return conv2d_backward_input(h, wd, scale, out, out, 1, offset=p, bias=bd)
+
+    def zero_stuffed():  # x at every s-th pixel of a zero canvas, padded by k - 1: s*s times the work
+        stuffed = np.zeros((d, scale * (size - 1) + 1 + 2 * (k - 1), scale * (size - 1) + 1 + 2 * (k - 1)),
+                           np.float32)
+        stuffed[:, k - 1:k - 1 + scale * (size - 1) + 1:scale, k - 1:k - 1 + scale * (size - 1) + 1:scale] = h
+        full = conv2d_forward(stuffed, flip_transpose(wd), bd, 1, 1)
+        return full[:, p:p + out, p:p + out]
+
+    np.testing.assert_allclose(sub_pixel(), zero_stuffed(), rtol=1e-4, atol=1e-6)  # the same numbers
+    compare(f"sub-pixel deconvolution: 9x9 stride {scale}, {d} -> 1 on {size}x{size}, "
+            "sub-pixel vs zero-stuffed", sub_pixel, zero_stuffed)
+
+    lines = ["| trick | with ms | without ms | speed-up |", "|---|---:|---:|---:|"]
+    for trick, with_it, without_it in rows:
+        lines.append(f"| {trick} | {with_it * 1e3:.2f} | {without_it * 1e3:.2f} | {without_it / with_it:.1f}x |")
+    return "\n".join(lines)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m minisr.bench",
@@ -172,6 +286,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="timed runs per measurement; the median is reported (default: %(default)s)")
     parser.add_argument("--threads", type=int, default=None,
                         help="Numba threads (default: $NUMBA_NUM_THREADS or every core)")
+    parser.add_argument("--compare-kernels", action="store_true",
+                        help="time the whole passes and each layer on the fast and on the reference "
+                             "kernels (minisr/kernels/reference.py) instead")
     return parser
 
 
@@ -181,6 +298,14 @@ def main(argv=None) -> None:
     import numba
     if args.threads:
         numba.set_num_threads(args.threads)
+
+    if args.compare_kernels:
+        print(f"minisr kernels, fast vs reference: FSRCNN({args.d}, {args.s}, {args.m}) x{args.scale}, "
+              f"float32, {numba.get_num_threads()} Numba thread(s), {os.cpu_count()} CPU(s)\n", flush=True)
+        print(compare_kernels(args))
+        print()
+        print(trick_ablations(args))
+        return
 
     rng = np.random.default_rng(0)
     model = FSRCNN(args.d, args.s, args.m, args.scale)

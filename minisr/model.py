@@ -22,7 +22,7 @@ import numpy as np
 from .atomic import atomic_savez
 from .layers import Conv2d, Deconv2d, Pad2d, PReLU
 from .inference import Inference
-from .layers.base import check_gradient, check_input, pack, unpack
+from .layers.base import check_gradient, check_input, kernel_choice, pack, unpack
 
 PRELU_INIT = 0.25       # He et al.'s initial PReLU slope
 DECONV_INIT_STD = 1e-3  # the paper's Gaussian init of the deconvolution
@@ -42,13 +42,19 @@ class FSRCNN:
     * ``deconv_padding``: the crop offset of the deconvolution output (default 4,
       Caffe's pad; plus ``scale`` with ``deconv_border="replicate"``).
 
+    ``kernels``: ``"fast"`` or ``"reference"`` (default: ``$MINISR_KERNELS``, else
+    ``"fast"``), the arithmetic every layer uses for ``forward``, ``backward`` and
+    ``infer`` (``minisr/kernels/reference.py`` holds the formulas as plain loops). It is
+    a way of computing, not part of the network: model files do not record it, and
+    ``self.kernels`` says which is in use.
+
     ``forward(x)`` takes (N, 1, H, W) in the parameters' dtype (float32 by default).
     """
 
     def __init__(self, d: int = 56, s: int = 12, m: int = 4, scale: int = 3, *,
                  padding_mode: str = "zeros", shared_prelu: bool = False,
                  deconv_border: str = "zeros", deconv_padding=None,
-                 seed=0, dtype=np.float32):
+                 seed=0, dtype=np.float32, kernels=None):
         for name, value, low in (("d", d, 1), ("s", s, 1), ("m", m, 0), ("scale", scale, 1)):
             if not isinstance(value, (int, np.integer)) or value < low:
                 raise ValueError(f"FSRCNN: {name} must be an integer >= {low}, got {value!r}")
@@ -60,18 +66,22 @@ class FSRCNN:
                            padding_mode=padding_mode, shared_prelu=bool(shared_prelu),
                            deconv_border=deconv_border, deconv_padding=int(deconv_padding))
         self.d, self.s, self.m, self.scale = int(d), int(s), int(m), int(scale)
+        self.kernels = kernels = kernel_choice(kernels)
 
         def conv(name, c_in, c_out, k):
-            layer = Conv2d(c_in, c_out, k, padding=(k - 1) // 2, padding_mode=padding_mode, dtype=dtype)
-            return [(name, layer), (name + "_prelu", PReLU(c_out, shared=shared_prelu, init=PRELU_INIT, dtype=dtype))]
+            layer = Conv2d(c_in, c_out, k, padding=(k - 1) // 2, padding_mode=padding_mode, dtype=dtype,
+                           kernels=kernels)
+            return [(name, layer), (name + "_prelu", PReLU(c_out, shared=shared_prelu, init=PRELU_INIT,
+                                                           dtype=dtype, kernels=kernels))]
 
         named = conv("feature", 1, d, 5) + conv("shrink", d, s, 1)
         for i in range(1, m + 1):
             named += conv(f"map{i}", s, s, 3)
         named += conv("expand", s, d, 1)
         if deconv_border == "replicate":
-            named.append(("deconv_pad", Pad2d(1, "replicate")))
-        named.append(("deconv", Deconv2d(d, 1, 9, stride=scale, padding=deconv_padding, dtype=dtype)))
+            named.append(("deconv_pad", Pad2d(1, "replicate", kernels=kernels)))
+        named.append(("deconv", Deconv2d(d, 1, 9, stride=scale, padding=deconv_padding, dtype=dtype,
+                                         kernels=kernels)))
         self.named_layers = named
         self.layers = [layer for _, layer in named]
         self.deconv = self.layers[-1]
@@ -117,7 +127,7 @@ class FSRCNN:
         (each parameter's ``.data`` is the same array object, so updating one updates
         both) but has its own gradients and layer caches: one per worker thread in
         data-parallel training (``minisr/training/parallel.py``)."""
-        twin = FSRCNN(**self.config, dtype=self.dtype)
+        twin = FSRCNN(**self.config, dtype=self.dtype, kernels=self.kernels)
         for mine, theirs in zip(self.parameters(), twin.parameters()):
             theirs.data = mine.data
             theirs.grad = np.zeros_like(mine.data)
@@ -163,7 +173,14 @@ class FSRCNN:
         writing straight into the next one's padded input, and those arrays kept for the
         next call of the same size (``release_workspace()`` frees them). Nothing is kept
         for ``backward``.
+
+        On the reference kernels (``kernels="reference"``) this *is*
+        ``forward(x, exact_size=True)``: the fused path exists only for the fast kernels.
         """
+        if self.kernels == "reference":
+            y = self.forward(x, exact_size=True)
+            self._batch = None  # as on the fast path: infer() keeps nothing for backward
+            return y
         x = check_input(x, 1, self.dtype, repr(self))
         if self._inference is None:
             self._inference = Inference(self)
@@ -224,13 +241,14 @@ class FSRCNN:
                  for r in rows]
         lines.insert(1, "-" * len(lines[0]))
         lines.insert(len(lines) - 1, "-" * len(lines[0]))
-        lines.append(f"all parameters (with biases and PReLU slopes): {n_all}")
+        lines.append(f"all parameters (with biases and PReLU slopes): {n_all}; kernels: {self.kernels}")
         text = "\n".join(lines)
         print(text, file=file)
         return text
 
     def __repr__(self):
-        return f"FSRCNN(d={self.d}, s={self.s}, m={self.m}, scale={self.scale})"
+        kernels = ", kernels='reference'" if self.kernels == "reference" else ""
+        return f"FSRCNN(d={self.d}, s={self.s}, m={self.m}, scale={self.scale}{kernels})"
 
     # ------------------------------------------------------------------ files
     def save(self, path) -> None:
@@ -273,7 +291,7 @@ class FSRCNN:
         return self
 
     @classmethod
-    def load(cls, path, dtype=np.float32) -> "FSRCNN":
+    def load(cls, path, dtype=np.float32, kernels=None) -> "FSRCNN":
         """Build the model described in a saved ``.npz`` file and load its weights.
 
         Raises FileNotFoundError, or ValueError with one line naming the file: not an
@@ -283,7 +301,7 @@ class FSRCNN:
         arrays = read_npz(path)
         if "__config__" not in arrays:
             raise ValueError(f"{path}: not a minisr model file (no __config__ entry)")
-        model = cls(**parse_config(arrays["__config__"], path), dtype=dtype)
+        model = cls(**parse_config(arrays["__config__"], path), dtype=dtype, kernels=kernels)
         return model._set_weights(arrays, path)
 
 

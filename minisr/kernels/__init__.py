@@ -1,22 +1,85 @@
 """Pure Numba kernels: arrays in, arrays out, no state.
 
-Memory layout: "batch-packed" rows
-----------------------------------
-The public layout of minisr is (N, C, H, W). Inside, the kernels work on
-``(C, H, W*N)`` arrays in which the N images are interleaved pixel by pixel::
+Two sets compute the same numbers:
 
-    packed[c, y, x*N + n] = image[n, c, y, x]
+* ``reference.py``: every formula of every layer as one plain loop nest on
+  ``(N, C, H, W)`` arrays, its formula in its docstring. **Start here.**
+  ``FSRCNN(..., kernels="reference")`` or ``MINISR_KERNELS=reference`` runs a whole
+  model (``forward``, ``backward``, ``infer``, training) on them.
+* ``conv.py``, ``pointwise.py``, ``padding.py``, ``prelu.py``: the fast kernels that
+  every layer uses by default. They add up the same products in another order, so they
+  agree with the references to rounding (``tests/test_reference_kernels.py`` checks
+  every one, forward and backward, float32 and float64).
 
-so that every pixel holds a contiguous run of N values, one per image. A step of one
-pixel along a row is a step of N elements. The innermost loop of every kernel runs
-along such a row, which is ``W*N`` long: 253 for one 253x253 inference image, 1408 for
-a training batch of 128 patches 11 pixels wide, so it vectorises in both cases (a
-plain NCHW row of an 11x11 patch would be 11 long). For N = 1 the packed array *is*
-the (C, H, W) image. ``pack``/``unpack`` (in ``layers/base.py``) convert.
+How the fast kernels get the same numbers sooner, trick by trick
+----------------------------------------------------------------
+Measured with ``NUMBA_NUM_THREADS=1 python -m minisr.bench --compare-kernels --repeat 3``
+(FSRCNN(56, 12, 4) x3, float32, one 253x253 LR image, training batches of 128 patches
+11x11; medians of 3 runs) on the 2-core test machine, one Numba thread, while other
+test runs shared the machine (load about 1.1), so the times are a few tens of percent
+noisy. All of it together: the whole inference pass took 32 ms with the fast kernels
+and 1214 ms with the reference kernels (38x), a training step 23 ms and 701 ms (30x).
 
-Three convolution kernels make every layer of FSRCNN (``conv.py``): a convolution's
-forward pass, its input gradient and its weight gradient. The transposed convolution
-(deconvolution) reuses them with the roles swapped, as Caffe does. ``pointwise.py`` is
-the 1x1 convolution's fast path, ``padding.py`` the borders, ``prelu.py`` the
-activation.
+1. **Batch-packed layout.** The public layout is (N, C, H, W); inside, the kernels work
+   on ``(C, H, W*N)`` arrays in which the N images are interleaved pixel by pixel::
+
+       packed[c, y, x*N + n] = image[n, c, y, x]
+
+   so that every pixel holds a contiguous run of N values, one per image, and a step
+   of one pixel along a row is a step of N elements. The innermost loop of every fast
+   kernel runs along such a row, which is ``W*N`` long: 253 for one 253x253 inference
+   image, 1408 for a training batch of 128 patches 11 pixels wide, so it vectorises in
+   both cases (a plain NCHW row of an 11x11 patch would be 11 long). For N = 1 the
+   packed array *is* the (C, H, W) image. ``pack``/``unpack`` (in ``layers/base.py``)
+   convert; the reference kernels index ``x[n, c, i, j]`` directly. Measured: a
+   training step on the 128 patches as one packed batch took 24 ms, one patch at a
+   time (rows 11 long, and 128 times the calls) 157 ms: 6.5x.
+2. **Filter blocks** (``conv.forward_stride1``, ``conv.weight_grad_stride1``,
+   ``pointwise.pointwise_forward``). Four filters are computed together, so every
+   input value loaded from memory feeds four multiply-adds instead of one. Measured: a
+   3x3 convolution 12 -> 12 on 253x253 took 2.5 ms four filters at a time, 5.4 ms one
+   filter per call: 2.2x.
+3. **Tap sweeps and whole vectors** (``conv.forward_stride1``). Up to three taps of a
+   kernel row are applied in one sweep along the row (one load and store of the
+   accumulator for three multiply-adds), each output row is summed in a small scratch
+   array over a whole number of SIMD vectors (no scalar remainder loop), and sweeps
+   whose weights are all zero are skipped. Not measured separately here (the kernel's
+   docstring records why each was kept).
+4. **Gradients as forward passes.** The input gradient of a stride-1 convolution, the
+   scatter ``dxp[c, y + i, x + j] += w[f, c, i, j] * dout[f, y, x]`` of
+   ``reference.conv2d_backward_input``, is the same sum as a forward convolution of
+   ``dout`` padded by K - 1 with the kernel flipped and its channel axes swapped
+   (``conv.flip_transpose``), so one well-tuned kernel does both; the transposed
+   convolution is the convolution's kernels with the passes swapped, as in Caffe.
+5. **Sub-pixel deconvolution** (``conv.space_to_depth``, ``conv.subpixel_weights``,
+   ``conv.depth_to_space``). ``reference.conv_transpose2d_forward`` stamps every input
+   pixel onto the HR canvas; the same numbers come from s*s small stride-1
+   convolutions on the LR grid (one per output phase, each with a ``ceil(K/s)`` x
+   ``ceil(K/s)`` kernel) whose outputs interleave into the HR image. The stride-s
+   convolution (the deconvolution's input gradient) is likewise stride 1 on the input's
+   phases. Measured against the textbook alternative, the same stride-1 kernel on a
+   zero-stuffed HR canvas (x at every s-th pixel, s*s times the multiply-adds, most of
+   them by zero): 9x9 stride 3, 56 -> 1 channels on 253x253, 13 ms vs 125 ms: 9.3x.
+6. **Fused PReLU and padded outputs** (``minisr/inference.py``, ``FSRCNN.infer``, fast
+   kernels only). Each convolution applies its PReLU to an output row while the row is
+   still in cache, writes straight into the interior of the next layer's padded input
+   (so no layer pads a copy of its input), and those arrays are kept for the next call
+   of the same size. Measured together: ``infer`` 33 ms, ``forward(x,
+   exact_size=True)`` on the same fast kernels 67 ms: 2.0x. On the reference kernels
+   ``infer`` is ``forward(x, exact_size=True)``.
+7. **The 1x1 convolution as a matrix product** (``pointwise.py``): no padding, no
+   taps, ``out = w @ x + b`` over every pixel of every image. The shrinking layer
+   (1x1, 56 -> 12) took 2.0 ms fast and 249 ms on the reference kernel (123x; the
+   reference's innermost loop walks the 56 input channels, H*W values apart).
+8. **Branch-free PReLU backward** (``prelu.prelu_backward``): both sides of each
+   ``if`` are selects, so the loop vectorises. A PReLU forward pass costs about the
+   same on both sets of kernels (0.7 vs 0.9 ms for 56 channels at 253x253).
+
+Every ``prange`` of the fast kernels runs over work that owns its output (output rows,
+filter groups), so the threads never add into the same value; the reference kernels
+run on one thread. ``fastmath`` (re-association, contraction; ``minisr/_jit.py``) lets
+the fast sums vectorise; the reference kernels are compiled without it.
+
+Files: ``conv.py`` (a convolution's three kernels), ``pointwise.py`` (the 1x1 fast
+path), ``padding.py`` (borders), ``prelu.py`` (the activation), ``reference.py``.
 """

@@ -2,21 +2,31 @@
 
 import numpy as np
 
+from ..kernels import reference
 from ..kernels.prelu import prelu_backward, prelu_forward
-from .base import Layer, Parameter, require_forward
+from .base import Layer, Parameter, pack, require_forward, unpack
 
 
 class PReLU(Layer):
-    """y = x if x > 0 else a * x, element-wise on (N, C, H, W).
+    """Parametric ReLU, element-wise on (N, C, H, W)::
+
+        y[n, c, i, j] = x             if x > 0
+                      = a[c] * x      otherwise
+        dx = dy if x > 0 else a[c] * dy
+        da[c] = sum_{n, i, j with x <= 0} dy * x
 
     One learnable slope per channel (``slope`` of shape (C,)), or one slope shared by
-    all channels (``shared=True``, shape (1,), as in the authors' released weights).
-    Slopes start at ``init`` = 0.25 (He et al. 2015).
+    all channels (``shared=True``, shape (1,), as in the authors' released weights; its
+    gradient sums over every channel). Slopes start at ``init`` = 0.25 (He et al. 2015).
+
+    Reference kernels (``kernels="reference"``): :func:`minisr.kernels.reference.prelu_forward`,
+    ``prelu_backward``. Fast kernels: ``kernels/prelu.py`` (and, at inference, fused into
+    the convolution before it).
     """
 
     def __init__(self, channels: int, shared: bool = False, init: float = 0.25,
-                 dtype=np.float32):
-        super().__init__()
+                 dtype=np.float32, kernels=None):
+        super().__init__(kernels)
         self.channels = channels
         self.shared = shared
         self.slope = Parameter(np.full(1 if shared else channels, init, dtype))
@@ -30,14 +40,22 @@ class PReLU(Layer):
     def forward_packed(self, x, batch):
         """x (C, H, W*N) -> same shape."""
         self._cache = x
+        if self.use_reference_kernels:
+            self._batch = batch
+            return pack(reference.prelu_forward(unpack(x, batch), self.slope.data))
         return prelu_forward(x.reshape(self.channels, -1), self.slope.data).reshape(x.shape)
 
     def backward_packed(self, dout, input_grad=True):
         x = require_forward(self._cache, repr(self))
+        if self.use_reference_kernels:
+            dx, dslope = reference.prelu_backward(unpack(x, self._batch), self.slope.data,
+                                                  unpack(dout, self._batch))
+            self.slope.grad += dslope
+            return pack(dx)
         dx, dslope = prelu_backward(x.reshape(self.channels, -1), self.slope.data,
                                     dout.reshape(self.channels, -1))
         self.slope.grad += dslope
         return dx.reshape(x.shape)
 
     def __repr__(self):
-        return f"PReLU({self.channels}{', shared=True' if self.shared else ''})"
+        return f"PReLU({self.channels}{', shared=True' if self.shared else ''}{self.kernels_suffix()})"

@@ -1,8 +1,32 @@
-"""What every layer shares: parameters with ``.data`` and ``.grad``, and input checks."""
+"""What every layer shares: parameters with ``.data`` and ``.grad``, input checks, and
+the choice between the fast and the reference kernels."""
+
+import os
 
 import numpy as np
 
 FLOAT_TYPES = (np.float32, np.float64)
+
+#: The two sets of kernels a layer can compute with: ``"fast"`` (``kernels/conv.py`` and
+#: friends, batch-packed, blocked, parallel) or ``"reference"`` (``kernels/reference.py``,
+#: each formula as one plain loop nest). Both give the same numbers to rounding.
+KERNEL_CHOICES = ("fast", "reference")
+KERNELS_VARIABLE = "MINISR_KERNELS"
+
+
+def kernel_choice(kernels=None) -> str:
+    """``kernels`` if given, else the environment variable ``MINISR_KERNELS``, else
+    ``"fast"``. Read when a layer or model is built, never per call, so
+    ``MINISR_KERNELS=reference python -m minisr.train ...`` runs a whole program on the
+    reference kernels."""
+    if kernels is None:
+        kernels = os.environ.get(KERNELS_VARIABLE) or "fast"
+        where = f"${KERNELS_VARIABLE}"
+    else:
+        where = "kernels"
+    if kernels not in KERNEL_CHOICES:
+        raise ValueError(f"{where} must be one of {KERNEL_CHOICES}, got {kernels!r}")
+    return kernels
 
 
 class Parameter:
@@ -54,14 +78,21 @@ class Layer:
 
     Subclasses set ``self.params = {"weight": Parameter, ...}`` (possibly empty) and
     ``self.in_channels`` (None when any number of channels is accepted).
+
+    ``kernels`` picks the arithmetic (:func:`kernel_choice`): ``"fast"`` or
+    ``"reference"``. A reference layer still takes and returns batch-packed arrays in its
+    packed methods (so ``FSRCNN`` drives both alike), but unpacks them to (N, C, H, W)
+    and calls the loop nests of ``kernels/reference.py``.
     """
 
     params: dict
     in_channels = None
 
-    def __init__(self):
+    def __init__(self, kernels=None):
         self.params = {}
         self._batch = None  # N of the last forward pass
+        self.kernels = kernel_choice(kernels)
+        self.use_reference_kernels = self.kernels == "reference"
 
     def forward(self, x, **kwargs):
         """x (N, C, H, W) -> y (N, C', H', W')."""
@@ -80,6 +111,11 @@ class Layer:
         dtype = dout.dtype if self.dtype is None else self.dtype
         dout = check_gradient(dout, self._out_shape, dtype, repr(self))
         return unpack(self.backward_packed(pack(dout)), self._batch)
+
+    def kernels_suffix(self) -> str:
+        """``", kernels='reference'"`` for a layer on the reference kernels (its repr
+        says so), ``""`` on the fast ones."""
+        return ", kernels='reference'" if self.use_reference_kernels else ""
 
     def parameters(self) -> list:
         return list(self.params.values())

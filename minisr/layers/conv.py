@@ -2,12 +2,13 @@
 
 import numpy as np
 
+from ..kernels import reference
 from ..kernels.conv import (channel_sum, conv2d_backward_input, conv2d_backward_weight,
                             conv2d_forward)
 from ..kernels.padding import pad2d, pad2d_backward
 from ..kernels.pointwise import pointwise, pointwise_backward_weight
 from ..shapes import conv_out_size
-from .base import Layer, Parameter, require_forward
+from .base import Layer, Parameter, pack, require_forward, unpack
 from .padding import check_padding_mode
 
 
@@ -21,16 +22,27 @@ class Conv2d(Layer):
 
     where ``xp`` is ``x`` padded by ``padding`` pixels of zeros (``padding_mode="zeros"``,
     as FSRCNN is trained) or of the replicated border (``"replicate"``, as the authors'
-    MATLAB test code runs). A 1x1 convolution without padding takes its own fast path,
-    a matrix product over channels.
+    MATLAB test code runs). Gradients::
 
-    Parameters: ``weight`` (C_out, C_in, k, k), ``bias`` (C_out,).
+        dx = the scatter  dxp[n, c, i + u, j + v] += w[f, c, u, v] * dy[n, f, i, j],
+             folded back through the padding
+        dw[f, c, u, v] = sum_{n, i, j} dy[n, f, i, j] * xp[n, c, i + u, j + v]
+        db[f] = sum_{n, i, j} dy[n, f, i, j]
+
+    Reference kernels (``kernels="reference"``): :func:`minisr.kernels.reference.conv2d_forward`,
+    ``conv2d_backward_input``, ``conv2d_backward_weight``, ``conv2d_backward_bias``.
+    Fast kernels: ``kernels/conv.py``; a 1x1 convolution without padding takes its own
+    fast path, a matrix product over channels (``kernels/pointwise.py``).
+
+    Parameters: ``weight`` (C_out, C_in, k, k), He-initialised (Gaussian, std
+    ``sqrt(2 / fan_in)``, ``fan_in = C_in * k * k``, drawn from ``seed``: an int or a
+    ``np.random.Generator``); ``bias`` (C_out,), zeros.
     """
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int,
                  padding: int = 0, padding_mode: str = "zeros", bias: bool = True,
-                 dtype=np.float32):
-        super().__init__()
+                 dtype=np.float32, seed=0, kernels=None):
+        super().__init__(kernels)
         if kernel_size < 1 or kernel_size % 2 == 0:
             raise ValueError(f"kernel_size must be a positive odd number, got {kernel_size}")
         if padding < 0:
@@ -42,7 +54,9 @@ class Conv2d(Layer):
         self.padding_mode = padding_mode
         self._replicate = check_padding_mode(padding_mode)
         self.has_bias = bias
-        self.weight = Parameter(np.zeros((out_channels, in_channels, kernel_size, kernel_size), dtype))
+        shape = (out_channels, in_channels, kernel_size, kernel_size)
+        std = np.sqrt(2.0 / (in_channels * kernel_size ** 2))  # He et al. 2015, for ReLU
+        self.weight = Parameter(np.random.default_rng(seed).normal(0.0, std, shape).astype(dtype))
         self.params = {"weight": self.weight}
         if bias:
             self.bias = Parameter(np.zeros(out_channels, dtype))
@@ -68,6 +82,8 @@ class Conv2d(Layer):
         conv_out_size(height, self.kernel_size, 1, self.padding)  # raises if too small
         conv_out_size(length // batch, self.kernel_size, 1, self.padding)
         self._batch = batch
+        if self.use_reference_kernels:
+            return pack(self._forward_reference(unpack(x, batch), prelu))
         slopes = np.zeros(0, x.dtype) if prelu is None else prelu.slope.data
         if self.is_pointwise:
             w = self.weight.data.reshape(self.out_channels, self.in_channels)
@@ -81,6 +97,9 @@ class Conv2d(Layer):
         """dout (C_out, H', W'*N) -> dx (C_in, H, W*N) (None if not ``input_grad``)."""
         xp = require_forward(self._cache, repr(self))
         batch = self._batch
+        if self.use_reference_kernels:
+            dx = self._backward_reference(unpack(dout, batch), input_grad)
+            return None if dx is None else pack(dx)
         if self.has_bias:
             self.bias.grad += channel_sum(dout.reshape(self.out_channels, -1))
         if self.is_pointwise:
@@ -97,6 +116,27 @@ class Conv2d(Layer):
         dxp = conv2d_backward_input(dout, self.weight.data, 1, xp.shape[1], xp.shape[2] // batch, batch)
         return pad2d_backward(dxp, self.padding, self._replicate, batch) if self.padding else dxp
 
+    # The reference path: the formulas of the docstring, on (N, C, H, W) arrays.
+    def _forward_reference(self, x, prelu=None):
+        y = reference.conv2d_forward(x, self.weight.data, self._bias_or_zeros(), 1, self.padding,
+                                     self._replicate)
+        if prelu is None:
+            self._cache = x  # the weight gradient needs the input
+            return y
+        self._cache = None  # fused with a PReLU: inference, nothing kept for backward
+        return reference.prelu_forward(y, prelu.slope.data)
+
+    def _backward_reference(self, dy, input_grad=True):
+        x = self._cache
+        if self.has_bias:
+            self.bias.grad += reference.conv2d_backward_bias(dy)
+        self.weight.grad += reference.conv2d_backward_weight(dy, x, 1, self.padding, self._replicate,
+                                                             self.kernel_size)
+        if not input_grad:
+            return None
+        return reference.conv2d_backward_input(dy, self.weight.data, 1, self.padding, self._replicate,
+                                               x.shape[2], x.shape[3])
+
     def output_shape(self, input_shape):
         n, _, h, w = input_shape
         k, p = self.kernel_size, self.padding
@@ -111,4 +151,4 @@ class Conv2d(Layer):
     def __repr__(self):
         mode = "" if self.padding_mode == "zeros" else f", padding_mode={self.padding_mode!r}"
         return (f"Conv2d({self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
-                f"padding={self.padding}{mode})")
+                f"padding={self.padding}{mode}{self.kernels_suffix()})")

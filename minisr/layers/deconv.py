@@ -2,10 +2,11 @@
 
 import numpy as np
 
+from ..kernels import reference
 from ..kernels.conv import (channel_sum, conv2d_backward_input, conv2d_backward_weight,
                             conv2d_forward)
 from ..shapes import deconv_out_size
-from .base import Layer, Parameter, require_forward
+from .base import Layer, Parameter, pack, require_forward, unpack
 
 
 class Deconv2d(Layer):
@@ -22,17 +23,31 @@ class Deconv2d(Layer):
     Caffe's ``s*H - s + 1``. At inference a target ``output_size`` (e.g. exactly
     ``(s*H, s*W)``) crops the canvas from the same starting point instead.
 
-    The three pieces are the convolution's own kernels with the passes reversed:
-    forward = :func:`conv2d_backward_input`, input gradient = :func:`conv2d_forward`,
-    weight gradient = :func:`conv2d_backward_weight` with ``x`` as the "upstream
-    gradient".
+    Gradients, with ``dfull`` = dy put back where the crop took it from (zeros elsewhere)::
 
-    Parameters: ``weight`` (C_in, C_out, k, k) (Caffe/PyTorch layout), ``bias`` (C_out,).
+        dx[n, c, i, j] = sum_{o, u, v} w[c, o, u, v] * dfull[n, o, s*i + u, s*j + v]
+        dw[c, o, u, v] = sum_{n, i, j} x[n, c, i, j] * dfull[n, o, s*i + u, s*j + v]
+        db[o] = sum_{n, r, q} dy[n, o, r, q]
+
+    Reference kernels (``kernels="reference"``): the literal scatter-add and crop,
+    :func:`minisr.kernels.reference.conv_transpose2d_forward`,
+    ``conv_transpose2d_backward_input``, ``conv_transpose2d_backward_weight``,
+    ``conv2d_backward_bias``. The fast kernels are the convolution's own with the passes
+    reversed: forward = :func:`conv2d_backward_input` (on the sub-pixel grid: s*s small
+    convolutions whose outputs interleave), input gradient = :func:`conv2d_forward` with
+    stride s, weight gradient = :func:`conv2d_backward_weight` with ``x`` as the
+    "upstream gradient".
+
+    Parameters: ``weight`` (C_in, C_out, k, k) (Caffe/PyTorch layout), He-initialised
+    (Gaussian, std ``sqrt(2 / fan_in)`` with ``fan_in = C_in * k * k / s**2``, the
+    number of products in one output pixel's sum on average; drawn from ``seed``: an int
+    or a ``np.random.Generator``; FSRCNN replaces it by the paper's std 0.001);
+    ``bias`` (C_out,), zeros.
     """
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int,
-                 padding: int = 0, bias: bool = True, dtype=np.float32):
-        super().__init__()
+                 padding: int = 0, bias: bool = True, dtype=np.float32, seed=0, kernels=None):
+        super().__init__(kernels)
         if kernel_size < 1:
             raise ValueError(f"kernel_size must be >= 1, got {kernel_size}")
         if stride < 1:
@@ -45,7 +60,9 @@ class Deconv2d(Layer):
         self.stride = stride
         self.padding = padding
         self.has_bias = bias
-        self.weight = Parameter(np.zeros((in_channels, out_channels, kernel_size, kernel_size), dtype))
+        shape = (in_channels, out_channels, kernel_size, kernel_size)
+        std = np.sqrt(2.0 * stride ** 2 / (in_channels * kernel_size ** 2))  # He et al. 2015
+        self.weight = Parameter(np.random.default_rng(seed).normal(0.0, std, shape).astype(dtype))
         self.params = {"weight": self.weight}
         if bias:
             self.bias = Parameter(np.zeros(out_channels, dtype))
@@ -77,6 +94,12 @@ class Deconv2d(Layer):
                     f"{self!r}: output size {(out_h, out_w)} does not fit the "
                     f"{canvas_h}x{canvas_w} canvas of a {height}x{width} input cropped from {self.padding}"
                 )
+        if self.use_reference_kernels:
+            images = unpack(x, batch)  # (N, C_in, H, W)
+            self._cache = (images, batch)
+            bias = self.bias.data if self.has_bias else np.zeros(self.out_channels, x.dtype)
+            return pack(reference.conv_transpose2d_forward(images, self.weight.data, bias,
+                                                           self.stride, self.padding, out_h, out_w))
         # The canvas is cropped (from ``padding``) and the bias added inside the kernel.
         bias = self.bias.data if self.has_bias else None
         y = conv2d_backward_input(x, self.weight.data, self.stride, out_h, out_w, batch,
@@ -86,6 +109,10 @@ class Deconv2d(Layer):
 
     def backward_packed(self, dout, input_grad=True):
         """dout (C_out, H', W'*N) -> dx (C_in, H, W*N) (None if not ``input_grad``)."""
+        if self.use_reference_kernels:
+            x, batch = require_forward(self._cache, repr(self))
+            dx = self._backward_reference(x, unpack(dout, batch), input_grad)
+            return None if dx is None else pack(dx)
         x, batch, canvas_shape, (out_h, out_w) = require_forward(self._cache, repr(self))
         if self.has_bias:
             self.bias.grad += channel_sum(dout.reshape(self.out_channels, -1))
@@ -101,6 +128,17 @@ class Deconv2d(Layer):
         assert dx.shape == x.shape
         return dx
 
+    def _backward_reference(self, x, dy, input_grad=True):
+        """The reference gradients on (N, C, H, W) arrays (x: the forward input)."""
+        if self.has_bias:
+            self.bias.grad += reference.conv2d_backward_bias(dy)
+        self.weight.grad += reference.conv_transpose2d_backward_weight(dy, x, self.stride, self.padding,
+                                                                       self.kernel_size)
+        if not input_grad:
+            return None
+        return reference.conv_transpose2d_backward_input(dy, self.weight.data, self.stride, self.padding,
+                                                         x.shape[2], x.shape[3])
+
     def output_shape(self, input_shape):
         n, _, h, w = input_shape
         return (n, self.out_channels, self.output_size(h), self.output_size(w))
@@ -113,4 +151,4 @@ class Deconv2d(Layer):
 
     def __repr__(self):
         return (f"Deconv2d({self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
-                f"stride={self.stride}, padding={self.padding})")
+                f"stride={self.stride}, padding={self.padding}{self.kernels_suffix()})")

@@ -2,8 +2,9 @@
 authors' released models, whose test code pads the deconvolution's input by one
 replicated pixel)."""
 
+from ..kernels import reference
 from ..kernels.padding import pad2d, pad2d_backward
-from .base import Layer
+from .base import Layer, pack, unpack
 
 PADDING_MODES = ("zeros", "replicate")
 
@@ -16,10 +17,21 @@ def check_padding_mode(mode: str) -> bool:
 
 
 class Pad2d(Layer):
-    """Pad (N, C, H, W) -> (N, C, H + 2p, W + 2p), zeros or replicated border."""
+    """Pad (N, C, H, W) -> (N, C, H + 2p, W + 2p), zeros or replicated border::
 
-    def __init__(self, pad: int, mode: str = "zeros"):
-        super().__init__()
+        xp[n, c, r, q] = x[n, c, r - p, q - p]                              inside
+                       = 0                                                  outside ("zeros")
+                       = x[n, c, clamp(r - p, 0, H-1), clamp(q - p, 0, W-1)]  ("replicate")
+
+    Its gradient sends every padded pixel's gradient to the pixel it copied:
+    ``dx[n, c, clamp(r - p), clamp(q - p)] += dxp[n, c, r, q]``.
+
+    Reference kernels (``kernels="reference"``): :func:`minisr.kernels.reference.pad2d_forward`,
+    ``pad2d_backward``. Fast kernels: ``kernels/padding.py``.
+    """
+
+    def __init__(self, pad: int, mode: str = "zeros", kernels=None):
+        super().__init__(kernels)
         if pad < 0:
             raise ValueError(f"pad must be >= 0, got {pad}")
         self.pad = pad
@@ -29,9 +41,13 @@ class Pad2d(Layer):
     def forward_packed(self, x, batch):
         """x (C, H, W*N) -> (C, H + 2p, (W + 2p)*N)."""
         self._batch = batch
+        if self.use_reference_kernels:
+            return pack(reference.pad2d_forward(unpack(x, batch), self.pad, self._replicate))
         return pad2d(x, self.pad, self._replicate, batch)
 
     def backward_packed(self, dout, input_grad=True):
+        if self.use_reference_kernels:
+            return pack(reference.pad2d_backward(unpack(dout, self._batch), self.pad, self._replicate))
         return pad2d_backward(dout, self.pad, self._replicate, self._batch)
 
     def output_shape(self, input_shape):
@@ -39,4 +55,4 @@ class Pad2d(Layer):
         return (n, c, h + 2 * self.pad, w + 2 * self.pad)
 
     def __repr__(self):
-        return f"Pad2d({self.pad}, mode={self.mode!r})"
+        return f"Pad2d({self.pad}, mode={self.mode!r}{self.kernels_suffix()})"
