@@ -34,8 +34,9 @@ USER_WAIT_POLICY = os.environ.get("OMP_WAIT_POLICY")  # before minisr sets its d
 import numba  # noqa: E402
 
 from minisr import FSRCNN  # noqa: E402
-from minisr.bench import gemm_gflops, median_time  # noqa: E402
+from minisr.profiling import gemm_gflops, median_time  # noqa: E402
 from minisr.data import dataset_folder  # noqa: E402
+from minisr.models import PRESETS  # noqa: E402
 from minisr.optim import SGD, param_groups  # noqa: E402
 from minisr.training.parallel import DataParallel  # noqa: E402
 
@@ -45,7 +46,7 @@ import json  # noqa: E402
 torch = None  # imported only in the --torch-worker child process
 HAVE_TORCH = importlib.util.find_spec("torch") is not None  # the comparison is optional
 
-MODELS = {"FSRCNN": (56, 12, 4), "FSRCNN-s": (32, 5, 1)}
+MODELS = {"FSRCNN": PRESETS["fsrcnn"], "FSRCNN-s": PRESETS["fsrcnn-s"]}  # (d, s, m) by printed name
 PAPER_TIMES = {  # Table 3, seconds per image (C++, i7 4.0 GHz), FSRCNN-s / FSRCNN
     ("Set5", 2): (0.024, 0.068), ("Set14", 2): (0.061, 0.16), ("BSD200", 2): (0.033, 0.098),
     ("Set5", 3): (0.010, 0.027), ("Set14", 3): (0.023, 0.061), ("BSD200", 3): (0.013, 0.035),

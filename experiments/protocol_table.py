@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from curves import add_write_options, save
-from minisr.evaluate import evaluate
+from minisr.scoring import evaluate
 
 PAPER = {  # Table 5/6 (T91 + General-100): PSNR / SSIM
     "bicubic": {("Set5", 2): (33.66, 0.9299), ("Set5", 3): (30.39, 0.8682), ("Set5", 4): (28.42, 0.8104),

@@ -12,7 +12,7 @@ import datetime
 
 from curves import add_write_options, run_commands, save
 from curves import RUNS as RUNS_DIR
-from minisr.evaluate import evaluate
+from minisr.scoring import evaluate
 
 TABLE_6 = {  # FSRCNN, T91 + General-100: PSNR / SSIM
     ("Set5", 2): (37.00, 0.9558), ("Set14", 2): (32.63, 0.9088), ("BSD200", 2): (31.80, 0.9074),

@@ -15,14 +15,15 @@ from pathlib import Path
 import numpy as np
 
 from curves import REPO, RUNS, add_write_options, run_commands, save
-from minisr.evaluate import evaluate, shipped_weights_path
+from minisr.models import shipped_weights_path
+from minisr.scoring import evaluate
 
 TABLE_3 = {  # PSNR, T91 only: (FSRCNN-s, FSRCNN)
     ("Set5", 2): (36.53, 36.94), ("Set14", 2): (32.22, 32.54), ("BSD200", 2): (31.44, 31.73),
     ("Set5", 3): (32.55, 33.06), ("Set14", 3): (29.08, 29.37), ("BSD200", 3): (28.32, 28.55),
     ("Set5", 4): (30.04, 30.55), ("Set14", 4): (27.12, 27.50), ("BSD200", 4): (26.73, 26.92),
 }
-METHODS = ("fsrcnn-s", "fsrcnn")
+NETWORKS = ("fsrcnn-s", "fsrcnn")  # TABLE_3's columns, each a name of minisr.models.PRESETS
 # The model file (under experiments/runs/) each shipped file is a copy of; a file not
 # listed is the best.npz of the run folder named like it (e.g. fsrcnn_x3/best.npz).
 # best.npz is the checkpoint with the best Set5 validation, as `python -m minisr.train`
@@ -51,7 +52,7 @@ def main():
     args = parser.parse_args()
 
     rows, sources = [], []
-    for index, method in enumerate(METHODS):
+    for index, method in enumerate(NETWORKS):
         for scale in (2, 3, 4):
             path = shipped_weights_path(method, scale)
             if not path.is_file():

@@ -16,16 +16,18 @@ __all__ = ["FSRCNN", "Conv2d", "Deconv2d", "PReLU", "Pad2d", "load_model", "mse_
 
 
 def __getattr__(name):
-    """``minisr.upscale`` and ``minisr.load_model``, imported on first use.
+    """``minisr.upscale`` and ``minisr.load_model``, imported on first use (they pull in
+    Pillow and SciPy, which ``import minisr`` alone does not need).
 
-    ``minisr.upscale`` is the module ``minisr/upscale.py`` (so that
-    ``python -m minisr.upscale`` runs it) made callable: ``minisr.upscale(image)``
-    calls ``minisr.upscale.upscale(image)``.
+    ``minisr.load_model`` is :func:`minisr.models.load_model`; ``minisr.upscale`` is
+    :func:`minisr.superres.upscale`. Once ``minisr.upscale`` the command-line module has
+    been imported (``python -m minisr.upscale``, ``from minisr.upscale import main``),
+    ``minisr.upscale`` names that module, which is made callable to do the same.
     """
-    if name in ("upscale", "load_model"):
-        import importlib
-
-        module = importlib.import_module(".upscale", __name__)
-        return module if name == "upscale" else module.load_model
+    if name == "load_model":
+        from .models import load_model
+        return load_model
+    if name == "upscale":
+        from .superres import upscale
+        return upscale
     raise AttributeError(f"module 'minisr' has no attribute {name!r}")
-

@@ -14,128 +14,23 @@ Set ``NUMBA_NUM_THREADS`` (or ``--threads``) to choose the number of threads.
 ``--compare-kernels`` instead times the same passes (and each layer's forward pass) on
 the fast kernels and on the reference kernels (``minisr/kernels/reference.py``), in one
 run: what the fast kernels' tricks buy (``minisr/kernels/__init__.py``).
+
+This module reads the options and prints the tables; the measuring is
+:mod:`minisr.profiling`.
 """
 
 import argparse
 import os
 import platform
-import time
 
 import numpy as np
 
-from .layers import mse_loss
-from .layers.base import pack, unpack
-from .layers import Deconv2d, PReLU
-from .layers.base import KERNEL_CHOICES
 from .model import FSRCNN
-from .training.parallel import DataParallel
+from .models import PRESETS
+from .profiling import (compare_kernels, data_parallel_step_time, gemm_gflops, profile_forward,
+                        profile_training_step, trick_ablations)
 
-
-def median_time(fn, repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return float(np.median(times))
-
-
-def gemm_gflops(size: int = 1024, repeat: int = 5) -> float:
-    """float32 GEMM speed of NumPy's BLAS on ``size`` x ``size`` matrices."""
-    rng = np.random.default_rng(0)
-    a = rng.random((size, size), dtype=np.float32)
-    b = rng.random((size, size), dtype=np.float32)
-    a @ b
-    return 2 * size ** 3 / median_time(lambda: a @ b, repeat) / 1e9
-
-
-def layer_flops(layer, batch: int, packed_input: np.ndarray) -> float:
-    """2 FLOP per multiply-add, for every input pixel of every image."""
-    _, h, length = packed_input.shape
-    return 2.0 * layer.macs_per_input_pixel() * h * length
-
-
-def inference_steps(model: FSRCNN):
-    """The steps of ``FSRCNN.infer``: (name, layer, fused PReLU or None)."""
-    steps, named = [], model.named_layers
-    index = 0
-    while index < len(named):
-        name, layer = named[index]
-        following = named[index + 1][1] if index + 1 < len(named) else None
-        if isinstance(following, PReLU) and not isinstance(layer, Deconv2d):
-            steps.append((name + "+prelu", layer, following))
-            index += 2
-        else:
-            steps.append((name, layer, None))
-            index += 1
-    return steps
-
-
-def profile_forward(model: FSRCNN, x: np.ndarray, repeat: int):
-    """Time each step of ``FSRCNN.infer`` (a convolution with its fused PReLU) on its
-    real input, in the kernels' packed layout. Returns rows and the whole pass's time."""
-    model.infer(x)  # warm-up (compiles on first use)
-    total = median_time(lambda: model.infer(x), repeat)
-    rows, batch, h = [], x.shape[0], pack(x)
-    for name, layer, prelu in inference_steps(model):
-        if isinstance(layer, Deconv2d):
-            size = (model.scale * h.shape[1], model.scale * h.shape[2] // batch)
-            if model.config["deconv_border"] == "replicate":
-                size = (size[0] - 2 * model.scale, size[1] - 2 * model.scale)
-            run = lambda: layer.forward_packed(h, batch, output_size=size)  # noqa: E731
-        elif prelu is not None:
-            run = lambda: layer.forward_packed(h, batch, prelu=prelu)  # noqa: E731
-        else:
-            run = lambda: layer.forward_packed(h, batch)  # noqa: E731
-        seconds = median_time(run, repeat)
-        rows.append((name, seconds, layer_flops(layer, batch, h)))
-        h = run()
-    return rows, total
-
-
-def data_parallel_step_time(model: FSRCNN, x: np.ndarray, target: np.ndarray, repeat: int) -> float:
-    """The training step as ``python -m minisr.train`` runs it: the batch split across
-    one worker thread per Numba thread (``minisr/training/parallel.py``)."""
-    import numba
-    parallel = DataParallel(model, numba.get_num_threads())
-    try:
-        parallel.gradients(x, target)
-        return median_time(lambda: parallel.gradients(x, target), repeat)
-    finally:
-        parallel.close()
-
-
-def profile_training_step(model: FSRCNN, x: np.ndarray, target: np.ndarray, repeat: int):
-    """Time each layer's forward + backward inside a full training step (the first
-    layer's input gradient is skipped, as in training), every kernel using all of
-    Numba's threads. Returns the rows and the whole step's time."""
-    def step():
-        model.zero_grad()
-        _, dy = mse_loss(model.forward(x), target)
-        model.backward(dy, input_grad=False)
-
-    step()
-    total = median_time(step, repeat)
-    batch, h = x.shape[0], pack(x)
-    inputs = []
-    for layer in model.layers:
-        inputs.append(h)
-        h = layer.forward_packed(h, batch)
-    _, dy = mse_loss(unpack(h, batch), target)
-    d = pack(dy)
-    grads = [None] * len(model.layers)
-    for i in reversed(range(len(model.layers))):
-        grads[i] = d
-        d = model.layers[i].backward_packed(d, input_grad=i > 0)
-    rows = []
-    for i, ((name, layer), inp, grad) in enumerate(zip(model.named_layers, inputs, grads)):
-        def fwd_bwd(layer=layer, inp=inp, grad=grad, first=i == 0):
-            layer.forward_packed(inp, batch)
-            layer.backward_packed(grad, input_grad=not first)
-        seconds = median_time(fwd_bwd, repeat)
-        products = 2 if i == 0 else 3  # forward, weight gradient, input gradient
-        rows.append((name, seconds, products * layer_flops(layer, batch, inp)))
-    return rows, total
+D, S, M = PRESETS["fsrcnn"]
 
 
 def format_table(title: str, rows, total: float, total_flops: float, peak: float, extra=()) -> str:
@@ -159,123 +54,14 @@ def format_table(title: str, rows, total: float, total_flops: float, peak: float
     return "\n".join(lines)
 
 
-def compare_kernels(args) -> str:
-    """A markdown table: each pass on the fast and on the reference kernels, same inputs,
-    same run (medians of ``args.repeat`` runs after a warm-up)."""
-    rng = np.random.default_rng(0)
-    size, scale = args.lr_size, args.scale
-    x = rng.random((1, 1, size, size), dtype=np.float32)
-    xb = rng.random((args.batch, 1, args.patch, args.patch), dtype=np.float32)
-    times = {}  # row name -> {kernels: seconds}
-
-    def timed(row, kernels, fn):
-        fn()  # warm-up (compiles on first use)
-        times.setdefault(row, {})[kernels] = median_time(fn, args.repeat)
-        return fn()
-
-    for kernels in KERNEL_CHOICES:
-        model = FSRCNN(args.d, args.s, args.m, scale, kernels=kernels)
-        target = np.random.default_rng(1).random(model.forward(xb).shape, dtype=np.float32)
-
-        def step(model=model, target=target):
-            model.zero_grad()
-            _, dy = mse_loss(model.forward(xb), target)
-            model.backward(dy, input_grad=False)
-
-        timed(f"forward (infer), LR {size}x{size}", kernels, lambda: model.infer(x))
-        timed(f"forward(x, exact_size=True), LR {size}x{size}", kernels,
-              lambda: model.forward(x, exact_size=True))
-        timed(f"training step, {args.batch} patches {args.patch}x{args.patch}", kernels, step)
-        h = pack(x)
-        for name, layer in model.named_layers:  # each layer's forward pass on its real input
-            if isinstance(layer, Deconv2d):
-                out = (scale * size, scale * size)
-                h = timed(f"{name} forward", kernels,
-                          lambda layer=layer, h=h: layer.forward_packed(h, 1, output_size=out))
-            else:
-                h = timed(f"{name} forward", kernels, lambda layer=layer, h=h: layer.forward_packed(h, 1))
-    lines = ["| pass | fast ms | reference ms | reference / fast |", "|---|---:|---:|---:|"]
-    for row, t in times.items():
-        lines.append(f"| {row} | {t['fast'] * 1e3:.2f} | {t['reference'] * 1e3:.1f} | "
-                     f"{t['reference'] / t['fast']:.0f}x |")
-    return "\n".join(lines)
-
-
-def trick_ablations(args) -> str:
-    """A markdown table: some of the fast kernels' tricks (``minisr/kernels/__init__.py``),
-    each timed with and without it, everything else the same (fast kernels, float32)."""
-    from .kernels.conv import conv2d_backward_input, conv2d_forward, flip_transpose
-
-    rng = np.random.default_rng(0)
-    size, scale = args.lr_size, args.scale
-    model = FSRCNN(args.d, args.s, args.m, scale, kernels="fast")
-    rows = []
-
-    def compare(trick, with_it, without_it):
-        with_it(), without_it()  # warm-up (compiles on first use)
-        rows.append((trick, median_time(with_it, args.repeat), median_time(without_it, args.repeat)))
-
-    # Fused PReLU, padded outputs and a kept workspace (minisr/inference.py) vs forward().
-    x = rng.random((1, 1, size, size), dtype=np.float32)
-    compare(f"fused PReLU + padded outputs + workspace: infer() vs forward(), LR {size}x{size}",
-            lambda: model.infer(x), lambda: model.forward(x, exact_size=True))
-
-    # Batch-packed rows: one call on the whole batch vs one call per patch (rows P long).
-    xb = rng.random((args.batch, 1, args.patch, args.patch), dtype=np.float32)
-    target = rng.random(model.forward(xb).shape, dtype=np.float32)
-
-    def step(lo, hi):
-        _, dy = mse_loss(model.forward(xb[lo:hi]), target[lo:hi])
-        model.backward(dy, input_grad=False)
-
-    compare(f"batch-packed rows: training step on {args.batch} patches {args.patch}x{args.patch}, "
-            "one call vs one call per patch",
-            lambda: step(0, args.batch), lambda: [step(k, k + 1) for k in range(args.batch)])
-
-    # Filter blocks: a 3x3 s -> s layer, four filters per task vs one filter per call.
-    s = args.s
-    hp = rng.random((s, size + 2, size + 2), dtype=np.float32)
-    w = rng.normal(size=(s, s, 3, 3)).astype(np.float32)
-    b = np.zeros(s, np.float32)
-    compare(f"filter blocks: 3x3 convolution {s} -> {s} on {size}x{size}, 4 filters at a time vs 1",
-            lambda: conv2d_forward(hp, w, b, 1, 1),
-            lambda: [conv2d_forward(hp, w[f:f + 1], b[f:f + 1], 1, 1) for f in range(s)])
-
-    # Sub-pixel deconvolution vs the same stride-1 kernel on a zero-stuffed canvas.
-    deconv, d, k = model.deconv, args.d, model.deconv.kernel_size
-    h = rng.random((d, size, size), dtype=np.float32)
-    wd = rng.normal(scale=1e-3, size=deconv.weight.shape).astype(np.float32)
-    bd = np.zeros(1, np.float32)
-    out, p = scale * size, deconv.padding
-
-    def sub_pixel():
-        return conv2d_backward_input(h, wd, scale, out, out, 1, offset=p, bias=bd)
-
-    def zero_stuffed():  # x at every s-th pixel of a zero canvas, padded by k - 1: s*s times the work
-        stuffed = np.zeros((d, scale * (size - 1) + 1 + 2 * (k - 1), scale * (size - 1) + 1 + 2 * (k - 1)),
-                           np.float32)
-        stuffed[:, k - 1:k - 1 + scale * (size - 1) + 1:scale, k - 1:k - 1 + scale * (size - 1) + 1:scale] = h
-        full = conv2d_forward(stuffed, flip_transpose(wd), bd, 1, 1)
-        return full[:, p:p + out, p:p + out]
-
-    np.testing.assert_allclose(sub_pixel(), zero_stuffed(), rtol=1e-4, atol=1e-6)  # the same numbers
-    compare(f"sub-pixel deconvolution: 9x9 stride {scale}, {d} -> 1 on {size}x{size}, "
-            "sub-pixel vs zero-stuffed", sub_pixel, zero_stuffed)
-
-    lines = ["| trick | with ms | without ms | speed-up |", "|---|---:|---:|---:|"]
-    for trick, with_it, without_it in rows:
-        lines.append(f"| {trick} | {with_it * 1e3:.2f} | {without_it * 1e3:.2f} | {without_it / with_it:.1f}x |")
-    return "\n".join(lines)
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m minisr.bench",
         description="Time FSRCNN's forward pass and training step, layer by layer, in ms and "
                     "GFLOP/s, beside NumPy's GEMM speed as a yardstick.")
-    parser.add_argument("--d", type=int, default=56, help="FSRCNN's d: feature channels (default: %(default)s)")
-    parser.add_argument("--s", type=int, default=12, help="FSRCNN's s: shrunk channels (default: %(default)s)")
-    parser.add_argument("--m", type=int, default=4, help="FSRCNN's m: mapping layers (default: %(default)s)")
+    parser.add_argument("--d", type=int, default=D, help="FSRCNN's d: feature channels (default: %(default)s)")
+    parser.add_argument("--s", type=int, default=S, help="FSRCNN's s: shrunk channels (default: %(default)s)")
+    parser.add_argument("--m", type=int, default=M, help="FSRCNN's m: mapping layers (default: %(default)s)")
     parser.add_argument("--scale", type=int, default=3, help="upscaling factor (default: %(default)s)")
     parser.add_argument("--lr-size", type=int, default=253,
                         help="LR image side for the forward pass (default: %(default)s)")
@@ -302,9 +88,10 @@ def main(argv=None) -> None:
     if args.compare_kernels:
         print(f"minisr kernels, fast vs reference: FSRCNN({args.d}, {args.s}, {args.m}) x{args.scale}, "
               f"float32, {numba.get_num_threads()} Numba thread(s), {os.cpu_count()} CPU(s)\n", flush=True)
-        print(compare_kernels(args))
+        sizes = {key: getattr(args, key) for key in ("d", "s", "m", "scale", "lr_size", "batch", "patch", "repeat")}
+        print(compare_kernels(**sizes))
         print()
-        print(trick_ablations(args))
+        print(trick_ablations(**sizes))
         return
 
     rng = np.random.default_rng(0)

@@ -8,6 +8,9 @@ with the paper's exact protocol (see :mod:`minisr.protocol`).
 ``--weights`` takes minisr ``.npz`` files or the authors' ``.mat`` files; a path may
 contain ``{scale}``, or several files may be given and each scale takes the one made
 for it. Without ``--weights`` the weights shipped in ``minisr/weights/`` are used.
+
+This module only reads the command line and prints; the work is
+:func:`minisr.scoring.evaluate`.
 """
 
 import argparse
@@ -15,123 +18,9 @@ import csv
 import io
 import json
 import sys
-from pathlib import Path
 
-import numpy as np
-
-from .data import DatasetError, dataset_files, get_dataset
-from .model import FSRCNN, read_config
-from .official import load_official_model, scale_from_filename
-from .progress import Progress
-from .protocol import bicubic_upscale, check_scorable, evaluate_pair, load_test_pair
-
-METHODS = ("bicubic", "fsrcnn", "fsrcnn-s")
-SHIPPED_WEIGHTS = Path(__file__).parent / "weights"
-
-
-class UsageError(ValueError):
-    """A mistake on the command line or in a file the user named: reported in one line."""
-
-
-def shipped_weights_path(method: str, scale: int) -> Path:
-    return SHIPPED_WEIGHTS / f"{method}_x{scale}.npz"
-
-
-def weights_scale(path) -> int:
-    """The scale a weights file was made for (from its configuration or its name)."""
-    path = str(path)
-    if path.endswith(".mat"):
-        scale = scale_from_filename(path)
-        if scale is None:
-            raise UsageError(f"{path}: cannot tell the scale from the name (expected ...x<scale>.mat)")
-        return scale
-    return read_config(path)["scale"]
-
-
-def load_model(path) -> FSRCNN:
-    """A minisr ``.npz`` model or one of the authors' ``.mat`` files."""
-    path = str(path)
-    return load_official_model(path) if path.endswith(".mat") else FSRCNN.load(path)
-
-
-#: (d, s, m) of the paper's two networks, by the name a result row gets.
-NETWORKS = {"fsrcnn": (56, 12, 4), "fsrcnn-s": (32, 5, 1)}
-
-
-def model_label(model) -> str:
-    """What a result row calls a network: ``fsrcnn`` for FSRCNN(56, 12, 4),
-    ``fsrcnn-s`` for (32, 5, 1), ``fsrcnn-d-s-m`` for any other size, whatever
-    ``--method`` said (it only chooses the shipped weights)."""
-    for name, dsm in NETWORKS.items():
-        if (model.d, model.s, model.m) == dsm:
-            return name
-    return f"fsrcnn-{model.d}-{model.s}-{model.m}"
-
-
-def pick_weights(method: str, weights, scale: int) -> Path:
-    """Choose the weights file for ``scale`` among the user's (or the shipped) files."""
-    if not weights:
-        path = shipped_weights_path(method, scale)
-        if not path.is_file():
-            raise UsageError(f"no shipped weights for {method} x{scale} ({path} does not exist); "
-                             "pass --weights FILE (a minisr .npz or the authors' x<scale>.mat)")
-        return path
-    candidates = [Path(w.replace("{scale}", str(scale))) for w in weights]
-    for path in candidates:
-        if not path.is_file():
-            raise UsageError(f"{path}: no such weights file")
-    matching = [p for p in candidates if weights_scale(p) == scale]
-    if not matching:
-        found = ", ".join(f"{p} (x{weights_scale(p)})" for p in candidates)
-        raise UsageError(f"no weights for x{scale} among {found}")
-    return matching[0]
-
-
-def super_resolve(model, lr_y: np.ndarray, scale: int) -> np.ndarray:
-    """(h, w) float LR -> (scale*h, scale*w) float64 SR; ``model=None`` means bicubic."""
-    if model is None:
-        return bicubic_upscale(lr_y, scale)
-    x = lr_y[None, None].astype(model.dtype)
-    return model.infer(x)[0, 0].astype(np.float64)
-
-
-def evaluate(method: str, datasets, scales, weights=None, data_dir=None, progress: bool = True):
-    """Evaluate one method on every (dataset, scale). Returns a list of dicts with keys
-    ``method, weights, dataset, scale, psnr, ssim, images, per_image``; ``method`` names
-    the network the weights hold (:func:`model_label`), or ``bicubic``.
-
-    ``progress``: a progress line on stderr, redrawn on a terminal, every 10 s otherwise."""
-    if method not in METHODS:
-        raise UsageError(f"unknown method {method!r}; choose from {', '.join(METHODS)}")
-    results = []
-    for scale in scales:
-        model, weights_file, label = None, None, method
-        if method != "bicubic":
-            weights_file = pick_weights(method, weights, scale)
-            model = load_model(weights_file)
-            if model.scale != scale:
-                raise UsageError(f"{weights_file}: model is for x{model.scale}, not x{scale}")
-            label = model_label(model)
-        for name in datasets:
-            dataset = get_dataset(name).name
-            files = dataset_files(dataset, data_dir)
-            per_image = []
-            with Progress(len(files), f"{label} {dataset} x{scale}", always=True,
-                          disable=not progress) as bar:
-                for path in files:
-                    hr_y, lr_y = load_test_pair(path, scale)
-                    check_scorable(path, hr_y, scale)
-                    psnr, ssim = evaluate_pair(super_resolve(model, lr_y, scale), hr_y, scale)
-                    per_image.append({"image": path.name, "psnr": psnr, "ssim": ssim})
-                    bar.update(1, note=f"PSNR {np.mean([r['psnr'] for r in per_image]):.2f}")
-            results.append({
-                "method": label, "weights": str(weights_file) if weights_file else None,
-                "dataset": dataset, "scale": scale,
-                "psnr": float(np.mean([r["psnr"] for r in per_image])),
-                "ssim": float(np.mean([r["ssim"] for r in per_image])),
-                "images": len(per_image), "per_image": per_image,
-            })
-    return results
+from .data import DatasetError
+from .scoring import METHODS, evaluate
 
 
 def format_results(results, fmt: str, per_image: bool = False) -> str:
@@ -196,7 +85,7 @@ def main(argv=None) -> int:
     try:
         results = evaluate(args.method, args.datasets, args.scales, args.weights, args.data_dir,
                            progress=not args.no_progress)
-    except (UsageError, DatasetError, FileNotFoundError, ValueError) as error:
+    except (DatasetError, FileNotFoundError, ValueError) as error:
         print(f"python -m minisr.evaluate: error: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

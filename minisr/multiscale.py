@@ -12,8 +12,7 @@ expanding -- is then the same for every scale, so it runs once per image::
 The deconvolution is 81d of the 9ms^2 + 2sd + 106d multiply-adds per LR pixel, so
 for FSRCNN(56, 12, 4) three scales cost about 1.5 times one scale instead of 3.
 
-    models = [FSRCNN.load(p) for p in ("x3/best.npz", "x2/best.npz", "x4/best.npz")]
-    multi = MultiScaleFSRCNN.from_models(models)
+    multi = MultiScaleFSRCNN.from_models(["x3/best.npz", "x2/best.npz", "x4/best.npz"])
     outputs = multi.forward(lr)            # {2: (N, 1, 2H, 2W), 3: ..., 4: ...}
     multi.save("fsrcnn_multiscale.npz")
 """
@@ -22,8 +21,9 @@ import json
 
 import numpy as np
 
-from .model import FSRCNN, parse_config, read_npz
 from .atomic import atomic_savez
+from .model import FSRCNN, parse_config, read_npz
+from .models import load_model
 
 
 def head_config(config: dict) -> dict:
@@ -50,8 +50,9 @@ class MultiScaleFSRCNN:
     @classmethod
     def from_models(cls, models) -> "MultiScaleFSRCNN":
         """Combine single-scale models whose trunks are identical (deconv-only fine-tunes
-        of one model); raises ValueError if any trunk weight differs."""
-        models = list(models)
+        of one model); raises ValueError if any trunk weight differs. Each of ``models``
+        is an FSRCNN or anything :func:`minisr.models.load_model` takes (a file, a name)."""
+        models = [load_model(model) for model in models]
         first = models[0]
         for model in models[1:]:
             for (name, p), (_, q) in zip(first.named_parameters(), model.named_parameters()):

@@ -69,11 +69,12 @@ def scale_from_filename(path):
     return int(match.group(1)) if match else None
 
 
-def load_official_model(path, scale=None, dtype=np.float32) -> FSRCNN:
+def load_official_model(path, scale=None, dtype=np.float32, kernels=None) -> FSRCNN:
     """Read one of the authors' ``.mat`` files into an FSRCNN that runs as their test code.
 
     ``scale`` defaults to the one in the file name (``x2.mat`` -> 2). (d, s, m) are read
-    from the array shapes, so both FSRCNN and FSRCNN-s load.
+    from the array shapes, so both FSRCNN and FSRCNN-s load. ``kernels``: as for FSRCNN.
+    (:func:`minisr.models.load_model` calls this for a ``.mat`` file.)
     """
     import scipy.io
 
@@ -100,7 +101,8 @@ def load_official_model(path, scale=None, dtype=np.float32) -> FSRCNN:
     try:
         model = FSRCNN(d, s, m, scale, padding_mode="replicate", shared_prelu=True,
                        deconv_border="replicate",
-                       deconv_padding=4 + scale - ALIGNMENT_SHIFT.get(scale, 0), dtype=dtype)
+                       deconv_padding=4 + scale - ALIGNMENT_SHIFT.get(scale, 0), dtype=dtype,
+                       kernels=kernels)
     except ValueError as error:  # e.g. an empty first layer: d = 0
         raise ValueError(f"{path}: {error}") from None
     convs = [layer for layer in model.layers if hasattr(layer, "kernel_size") and layer is not model.deconv]

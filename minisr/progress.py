@@ -61,6 +61,13 @@ class Progress:
             self.stream.write(line + "\n")
         self.stream.flush()
 
+    def say(self, text: str, stream=None) -> None:
+        """Print one line (to ``stream``, default stdout) without mixing it into the bar's
+        line: on a terminal the bar is wiped first and redrawn by the next update."""
+        if self.enabled and self.interactive:
+            self.stream.write("\r\033[K")
+        print(text, file=sys.stdout if stream is None else stream, flush=True)
+
     def close(self) -> None:
         if self.enabled and self.interactive:
             self.stream.write("\r\033[K")

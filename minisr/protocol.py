@@ -21,6 +21,7 @@ by less than 0.00001 dB):
 * ``load_test_pair(path, scale)`` -> ``(hr_y, lr_y)``, float64 in [0, 1]
   (``lr_y`` may overshoot slightly: bicubic is not clipped);
 * ``bicubic_upscale(lr_y, scale)`` -> the bicubic baseline, same shape as ``hr_y``;
+  ``super_resolve(model, lr_y, scale)`` -> the network's output (bicubic for None);
 * ``evaluate_pair(sr_y, hr_y, scale)`` -> ``(psnr, ssim)`` on the images
   quantised as MATLAB's ``uint8(x * 255)``, with ``scale`` pixels shaved off
   each border.
@@ -40,7 +41,8 @@ from .imageio import read_image
 from .metrics import SSIM_WINDOW_SIZE, modcrop, psnr, ssim
 from .resize import imresize
 
-__all__ = ["load_test_pair", "check_scorable", "bicubic_upscale", "evaluate_pair", "to_uint8_image", "image_to_y"]
+__all__ = ["load_test_pair", "check_scorable", "bicubic_upscale", "super_resolve", "evaluate_pair",
+           "to_uint8_image", "image_to_y"]
 
 
 def image_to_y(img):
@@ -82,6 +84,15 @@ def load_test_pair(path, scale):
 def bicubic_upscale(lr_y, scale):
     """Bicubic baseline: MATLAB ``imresize(lr_y, scale, 'bicubic')``, float64."""
     return imresize(lr_y, float(scale))
+
+
+def super_resolve(model, lr_y, scale):
+    """(h, w) float LR -> (scale*h, scale*w) float64 SR: ``model.infer`` on it in the
+    model's dtype, or the bicubic baseline when ``model`` is None."""
+    if model is None:
+        return bicubic_upscale(lr_y, scale)
+    x = np.asarray(lr_y)[None, None].astype(model.dtype)
+    return model.infer(x)[0, 0].astype(np.float64)
 
 
 def to_uint8_image(x):

@@ -3,8 +3,8 @@
 An output pixel of FSRCNN depends only on the low-resolution (LR) pixels near it: the
 5x5 feature convolution reaches 2 pixels, each 3x3 mapping convolution 1 more, and the
 9x9 deconvolution a pixel or two, depending on the scale. :func:`context_margin`
-adds these reaches up by walking the model's layers backwards, so it stays right for
-any (d, s, m), scale and padding mode.
+reads them off the network's receptive field, :func:`minisr.shapes.input_rows`, for
+the model's m, scale and deconvolution settings.
 
 A tile is cut from the LR image with ``margin`` real neighbouring pixels on each
 *interior* side; its outer sides stop at the image border, where the network pads
@@ -18,39 +18,7 @@ seen in the untiled run::
 
 import numpy as np
 
-from .layers import Conv2d, Deconv2d, Pad2d, PReLU
-
-
-def _ceil_div(a: int, b: int) -> int:
-    return -((-a) // b)
-
-
-def input_rows(model, first: int, last: int) -> tuple:
-    """The LR rows ``[lo, hi]`` that HR rows ``first..last`` of
-    ``model.infer(x)`` depend on (columns behave the same way).
-
-    Walks the layers backwards, mapping each layer's output interval to its input:
-
-    * Conv2d (kernel k, padding p): output row y reads rows ``y - p .. y + k - 1 - p``;
-    * Pad2d (pad p): padded row y is input row ``y - p`` (or a copy of the border);
-    * Deconv2d (kernel k, stride s, crop p): output row r is canvas row ``R = r + p``,
-      which input row i reaches when ``s*i <= R <= s*i + k - 1``;
-    * PReLU: pixel-wise.
-
-    The result may extend past the image (negative or >= H): those rows are padding.
-    """
-    lo, hi = first, last
-    for layer in reversed(model.layers):
-        if isinstance(layer, Deconv2d):
-            k, s, p = layer.kernel_size, layer.stride, layer.padding
-            lo, hi = _ceil_div(lo + p - k + 1, s), (hi + p) // s
-        elif isinstance(layer, Conv2d):
-            lo, hi = lo - layer.padding, hi + layer.kernel_size - 1 - layer.padding
-        elif isinstance(layer, Pad2d):
-            lo, hi = lo - layer.pad, hi - layer.pad
-        elif not isinstance(layer, PReLU):
-            raise TypeError(f"input_rows: unknown layer {layer!r}")
-    return lo, hi
+from .shapes import input_rows
 
 
 def context_margin(model) -> int:
@@ -58,9 +26,11 @@ def context_margin(model) -> int:
     x3 with zero padding).
 
     The HR pixels of LR pixel 0 are rows ``0 .. scale - 1``; the LR rows they need,
-    ``[lo, hi]``, give the reach before (``-lo``) and after (``hi``) a pixel.
+    ``[lo, hi]`` (:func:`minisr.shapes.input_rows`), give the reach before (``-lo``)
+    and after (``hi``) a pixel.
     """
-    lo, hi = input_rows(model, 0, model.scale - 1)
+    c = model.config
+    lo, hi = input_rows(0, model.scale - 1, c["m"], c["scale"], c["deconv_padding"], c["deconv_border"])
     return max(0, -lo, hi)
 
 

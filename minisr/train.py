@@ -38,13 +38,13 @@ from ._jit import set_threads
 from .data import DatasetError, dataset_files, get_dataset
 from .data.registry import IMAGE_SUFFIXES
 from .model import CONFIG_RANGES, FSRCNN
+from .models import PRESETS, network_name
 from .optim import SCHEDULES, SGD, Adam, make_schedule, param_groups
 from .locks import LOCK_NAME, hold, owner_note, read_owner, release
 from .training.checkpoint import CheckpointError, load_checkpoint, restore_model
 from .training.loop import Trainer, Validator
 from .training.patches import PatchSpec, full_context, prepare
 
-PRESETS = {"fsrcnn": (56, 12, 4), "fsrcnn-s": (32, 5, 1)}
 DEFAULTS = dict(
     model="fsrcnn", d=None, s=None, m=None, scale=3,
     train=["T91"], val=["Set5"], patch_size=None, stride=None, context="0", augment=True, flips=False,
@@ -127,14 +127,12 @@ def build_parser() -> argparse.ArgumentParser:
     a("--no-progress", dest="progress", action="store_false", help="no progress display")
     a("--threads", type=int, metavar="N", help="cores to use: each batch is split across N worker "
       "threads (the same N gives the same weights bit for bit) [$NUMBA_NUM_THREADS or all]")
+    a("--cluster", metavar="SPEC", help="data-parallel on a Dask cluster: local:N or tcp://HOST:8786; "
+      "each worker holds a shard of the pairs, --threads is per worker (needs pip install minisr[dask])")
     return p
 
 
-def model_name(d, s, m) -> str:
-    for name, dims in PRESETS.items():
-        if dims == (d, s, m):
-            return name
-    return f"fsrcnn-{d}-{s}-{m}"
+model_name = network_name  # "fsrcnn", "fsrcnn-s", or "fsrcnn-d-s-m" for other sizes
 
 
 def model_dims(given: dict) -> tuple:
@@ -294,6 +292,7 @@ def describe(settings, model, optimizer, pairs, total_steps) -> str:
     frozen = "  (trunk frozen: training the deconvolution only)" if settings["finetune"] == "deconv" else ""
     workers = numba.get_num_threads()
     threads = f"each batch split across {workers} worker threads" if workers > 1 else "1 thread"
+    threads = getattr(pairs, "workers_text", threads)  # on a cluster: its workers
     return (f"{model!r}: {model.weight_count():,} weights{frozen}; {threads}\n"
             f"{settings['optimizer']} ({lrs}), {settings['schedule']} schedule, batch {settings['batch_size']}, "
             f"{total_steps:,} steps = {total_steps * settings['batch_size'] / len(pairs):.1f} epochs "
@@ -362,7 +361,7 @@ class RunFolder:
         return False
 
 
-def train(given: dict, command: str = "python -m minisr.train") -> int:
+def train(given: dict, command: str = "python -m minisr.train", backend=None) -> int:
     start = time.perf_counter()
     default_out = f"runs/{model_name(*model_dims(given))}_x{given.get('scale', DEFAULTS['scale'])}"
     if given.get("finetune") == "deconv":
@@ -372,11 +371,14 @@ def train(given: dict, command: str = "python -m minisr.train") -> int:
     if resume and overwrite:
         raise UsageError("--resume and --overwrite contradict each other")
     with RunFolder(out, command):
-        return train_in(out, given, resume, overwrite, command, start)
+        return train_in(out, given, resume, overwrite, command, start, backend)
 
 
-def train_in(out: Path, given: dict, resume: bool, overwrite: bool, command: str, start: float) -> int:
-    """The run itself, in the folder ``out`` that :class:`RunFolder` holds."""
+def train_in(out: Path, given: dict, resume: bool, overwrite: bool, command: str, start: float,
+             backend=None) -> int:
+    """The run itself, in the folder ``out`` that :class:`RunFolder` holds. ``backend``
+    (``--cluster``, :mod:`minisr.cluster.data_parallel`) makes the pairs on its workers
+    and computes the gradients there."""
     stale = check_out_dir(out, resume, overwrite)
     checkpoint = load_checkpoint(out / "checkpoint.npz") if resume else None
     settings, run = resolve_settings(given, checkpoint.state["settings"] if checkpoint else None)
@@ -391,7 +393,8 @@ def train_in(out: Path, given: dict, resume: bool, overwrite: bool, command: str
     size = int(size) if size not in (None, "paper") else size
     spec = PatchSpec.for_scale(settings["scale"], size, settings["stride"],
                                settings["augment"], settings["flips"], context)
-    pairs = prepare(files, spec, run["cache_dir"], label=" + ".join(settings["train"]))
+    make_pairs = backend.prepare if backend is not None else prepare
+    pairs = make_pairs(files, spec, run["cache_dir"], label=" + ".join(settings["train"]))
     if len(pairs) < settings["batch_size"]:
         raise UsageError(f"only {len(pairs):,} training pairs, fewer than one batch of "
                          f"{settings['batch_size']}: give a smaller --batch-size or more images")
@@ -412,7 +415,8 @@ def train_in(out: Path, given: dict, resume: bool, overwrite: bool, command: str
         (out / name).unlink()
     trainer = Trainer(model, optimizer, schedule, pairs, settings, out, validator,
                       state=checkpoint.state if checkpoint else None, progress=run["progress"],
-                      workers=numba.get_num_threads())
+                      workers=numba.get_num_threads(),
+                      gradients=backend.bind(model, run) if backend is not None else None)
     # Written only once everything is ready: a start that fails leaves no run behind.
     (out / "settings.json").write_text(json.dumps({**settings, "total_steps": total_steps}, indent=1))
     step = trainer.state["step"]
@@ -460,6 +464,9 @@ def main(argv=None) -> int:
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, raise_terminated)
     try:
+        if given.get("cluster"):  # data-parallel on a Dask cluster: minisr/cluster/data_parallel.py
+            from .cluster.data_parallel import train_on_cluster
+            return train_on_cluster(given, shlex.join(["python", "-m", "minisr.train", *argv]))
         return train(given, shlex.join(["python", "-m", "minisr.train", *argv]))
     except (UsageError, DatasetError, FileNotFoundError, ValueError) as error:  # ImageError too
         print(f"python -m minisr.train: error: {one_line(error)}", file=sys.stderr)

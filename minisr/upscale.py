@@ -1,33 +1,16 @@
-"""Upscale images with FSRCNN: ``python -m minisr.upscale`` and :func:`upscale`.
+"""``python -m minisr.upscale``: upscale image files with FSRCNN.
 
-    python -m minisr.upscale photo.jpg --weights fsrcnn_x3.npz            # -> photo_x3.png
+    python -m minisr.upscale photo.jpg                                  # -> photo_x3.png
+    python -m minisr.upscale photo.jpg --weights fsrcnn_x3.npz
     python -m minisr.upscale shots/ 'more/*.png' --out-dir big --scale 3 --weights x3.mat
 
-    from minisr.upscale import upscale, load_model
-    big = upscale(small, scale=3, model="fsrcnn_x3.npz")     # uint8 in, uint8 out
+This module reads the command line, finds the input files and prints one line per
+output or failure; the upscaling itself is :mod:`minisr.superres` (colour, tiles,
+memory, files) and the model comes from :func:`minisr.models.load_model`.
 
-Colour: the network sees the luminance only, as in the paper. An RGB image goes to
-YCbCr (MATLAB's BT.601 formulas); Y goes through FSRCNN, Cb and Cr through bicubic;
-the three go back to RGB. A grey image is its own Y. An alpha channel is upscaled by
-bicubic and kept. Everything runs in float in [0, 1] and is rounded once at the end.
-
-Memory: the work goes tile by tile (:func:`upscale_arrays`), each tile's result rounded
-straight into the 8- or 16-bit output, so only the tiles in flight are held in float.
-Before starting, :func:`check_size` estimates the memory an image needs
-(:func:`memory_needed`) and refuses one that the memory available cannot hold (or,
-with ``max_pixels``, an output of more pixels), saying how many bytes it would need.
-
-Files: EXIF orientation is applied (the output is upright and has no orientation tag),
-a palette image comes out as RGB (RGBA with transparency), a 16-bit grey image is
-processed from its 16-bit values and written as 16-bit PNG or TIFF (8-bit otherwise),
-a float (``F``) image is read as floats (in [0, 1] if its largest value is at most 1,
-see :mod:`minisr.imageio`) and handled as 16-bit grey, only the first frame of an
-animated or multi-page file is upscaled (with a note), and an ICC colour profile is
-copied when its colour space matches the output. Outputs are written to a temporary
-file and renamed, never replace an existing file without ``--overwrite``, and never
-replace an input file at all.
-
-Large images run in tiles (:mod:`minisr.tiling`); the result equals the untiled one.
+It is also what ``minisr.upscale`` names once imported: the module is made callable,
+so that ``minisr.upscale(image, scale=3)`` calls :func:`minisr.superres.upscale`
+whether ``minisr.upscale`` is this module or the function.
 """
 
 import argparse
@@ -38,584 +21,16 @@ import sys
 import types
 from pathlib import Path
 
-import numpy as np
-from PIL import Image, ImageDraw, ImageOps
+from PIL import Image
 
 from ._jit import set_threads, warm_up
-from .color import rgb_to_ycbcr, round_half_up, ycbcr_to_rgb
-from .evaluate import NETWORKS
-from .evaluate import load_model as load_weights_file
-from .evaluate import shipped_weights_path
-from .imageio import ImageError, float_image_to_uint16, read_image, write_image
-from .layers import Conv2d
+from .imageio import ImageError
+from .models import PRESETS, load_model, preset_config
 from .progress import Progress
-from .resize import imresize, resize_matrix
-from .tiling import context_margin, forward_image, tile_spans
+from .superres import (DEFAULT_TILE, describe, input_identities, one_line, plan_output, upscale,
+                       upscale_file, writable_format)
 
-__all__ = ["upscale", "load_model", "upscale_pixels", "upscale_arrays", "bicubic_pixels",
-           "compare_picture", "memory_needed", "check_size", "main"]
-
-#: (d, s, m) of the two networks of the paper.
-MODEL_NAMES = NETWORKS
-DEFAULT_TILE = 384  # LR pixels per tile side: about 400 MB at the peak for FSRCNN(56, 12, 4), RGB
-BICUBIC_REACH = 3  # LR pixels that MATLAB's bicubic (kernel width 4) reads beyond a pixel
-#: Largest output (pixels) attempted where the free memory cannot be read (not Linux).
-FALLBACK_MAX_PIXELS = 400_000_000
 SCALES = (2, 3, 4)
-SIXTEEN_BIT_FORMATS = ("PNG", "TIFF")
-JPEG_QUALITY = 95
-ICC_COLOUR_SPACE = {"L": b"GRAY", "LA": b"GRAY", "I;16": b"GRAY", "RGB": b"RGB ", "RGBA": b"RGB "}
-
-
-# ---------------------------------------------------------------------- the model
-def load_model(model="fsrcnn", scale: int = 3, weights=None):
-    """The FSRCNN to upscale with, checked against ``scale``.
-
-    ``model`` is ``"fsrcnn"`` or ``"fsrcnn-s"`` (the shipped weights, or ``weights``, a
-    file that must hold that network), a weights file (a minisr ``.npz`` or the
-    authors' ``x<scale>.mat``, used as it is), or an already loaded ``FSRCNN``.
-    Raises ``FileNotFoundError`` or ``ValueError`` with a one-line message naming the
-    file: missing weights, a file for another scale, of the wrong shape, not a model.
-    """
-    scale = check_scale(scale)
-    if hasattr(model, "infer") and hasattr(model, "scale"):  # an FSRCNN (or look-alike)
-        if weights is not None:
-            raise ValueError("give either a loaded model or a weights file, not both")
-        net, source = model, repr(model)
-    else:
-        name = str(model).lower() if str(model).lower() in MODEL_NAMES else None
-        if name is None:
-            if weights is not None:
-                raise ValueError(f"model {model!r} is not one of {', '.join(MODEL_NAMES)}; "
-                                 "pass a weights file either as model or as weights")
-            weights = model
-        elif weights is None:
-            weights = shipped_weights_path(name, scale)
-            if not weights.is_file():
-                raise FileNotFoundError(
-                    f"no shipped weights for {name} x{scale} yet ({weights} does not exist): "
-                    f"give a weights file with --weights FILE (Python: weights=FILE), "
-                    f"a minisr .npz or the authors' x{scale}.mat")
-        net, source = load_weights_file(weights), str(weights)
-        if name is not None and (net.d, net.s, net.m) != MODEL_NAMES[name]:
-            raise ValueError(f"{weights}: holds {net!r}, not {name} (d, s, m) = {MODEL_NAMES[name]}")
-    if net.scale != scale:
-        raise ValueError(f"{source}: the weights are for x{net.scale}, not x{scale}; "
-                         f"use scale {net.scale} or weights made for x{scale}")
-    return net
-
-
-def check_scale(scale) -> int:
-    """``scale`` as an int; ValueError for anything else (``"3"``, ``3.0``, ``True``)."""
-    if isinstance(scale, bool) or not isinstance(scale, (int, np.integer)):
-        raise ValueError(f"upscale: scale must be an integer such as 3, got {scale!r} "
-                         f"({type(scale).__name__})")
-    return int(scale)
-
-
-# ---------------------------------------------------------------------- pixels
-def without_alpha(pixels: np.ndarray) -> np.ndarray:
-    """(H, W, 2) -> (H, W); (H, W, 4) -> (H, W, 3); others unchanged."""
-    if pixels.ndim == 3 and pixels.shape[2] == 2:
-        return pixels[..., 0]
-    if pixels.ndim == 3 and pixels.shape[2] == 4:
-        return pixels[..., :3]
-    return pixels
-
-
-def without_alpha_shape(shape) -> tuple:
-    """The shape :func:`without_alpha` gives an array of ``shape``."""
-    if len(shape) == 3 and shape[2] == 2:
-        return shape[:2]
-    if len(shape) == 3 and shape[2] == 4:
-        return shape[:2] + (3,)
-    return tuple(shape)
-
-
-def upscale_pixels(pixels: np.ndarray, model, tile=None) -> np.ndarray:
-    """The upscaling itself, as floats in [0, 1] (for small images: the result is
-    float64; :func:`upscale_arrays` writes 8 or 16 bits tile by tile instead).
-
-    pixels (H, W) grey, (H, W, 2) grey + alpha, (H, W, 3) RGB or (H, W, 4) RGBA, uint8,
-    uint16 or float in [0, 1] -> float64 (nH, nW[, C]) in [0, 1], n = ``model.scale``.
-    ``tile``: see :func:`upscale`.
-    """
-    return upscale_arrays(pixels, model, tile, np.float64)[0]
-
-
-def bicubic_pixels(pixels: np.ndarray, scale: int) -> np.ndarray:
-    """The bicubic baseline of :func:`upscale_pixels`: every channel by MATLAB's bicubic."""
-    return np.clip(imresize(pixels, scale), 0.0, 1.0)
-
-
-# ---------------------------------------------------------------------- tile by tile
-class TiledBicubic:
-    """MATLAB's bicubic upscaling of one image, computed tile by tile with exactly the
-    numbers of ``imresize(image, scale)``: the resize matrices of the whole image are
-    made once (:func:`minisr.resize.resize_matrix`), and a tile uses their rows for its
-    own output pixels and their columns for the LR pixels it has."""
-
-    def __init__(self, height: int, width: int, scale: int):
-        self.scale = scale
-        self.down = resize_matrix(height, scale * height, float(scale))
-        self.across = resize_matrix(width, scale * width, float(scale))
-
-    def __call__(self, cut: np.ndarray, rows, cols) -> np.ndarray:
-        """``cut`` (h, w[, C]): the LR pixels ``rows[2]:rows[3]``, ``cols[2]:cols[3]``
-        (spans as from :func:`minisr.tiling.tile_spans`) -> the float64 HR pixels of the
-        tile's core, (n (rows[1] - rows[0]), n (cols[1] - cols[0])[, C])."""
-        n = self.scale
-        down = self.down[n * rows[0]:n * rows[1], rows[2]:rows[3]]
-        across = self.across[n * cols[0]:n * cols[1], cols[2]:cols[3]]
-        return _resize_along(across, _resize_along(down, cut, 0), 1)  # rows first, as imresize
-
-
-def _resize_along(matrix, image: np.ndarray, axis: int) -> np.ndarray:
-    """``matrix @ image`` along ``axis`` (0: rows, 1: columns), in float64."""
-    moved = np.moveaxis(np.asarray(image, dtype=np.float64), axis, 0)
-    out = matrix @ moved.reshape(moved.shape[0], -1)
-    return np.moveaxis(out.reshape((matrix.shape[0],) + moved.shape[1:]), 0, axis)
-
-
-def tile_margin(model) -> int:
-    """LR pixels of context a tile needs on each interior side: the network's
-    (:func:`minisr.tiling.context_margin`) or bicubic's, whichever is larger."""
-    return max(context_margin(model), BICUBIC_REACH)
-
-
-def tile_grid(height: int, width: int, tile, model) -> list:
-    """Every tile as ``(rows, cols)``, each ``(core_start, core_stop, cut_start,
-    cut_stop)`` (:func:`minisr.tiling.tile_spans`); one tile for the whole image when
-    ``tile`` is 0 or None or the image fits in one."""
-    if not tile or (height <= tile and width <= tile):
-        return [((0, height, 0, height), (0, width, 0, width))]
-    margin = tile_margin(model)
-    return [(rows, cols) for rows in tile_spans(height, tile, margin)
-            for cols in tile_spans(width, tile, margin)]
-
-
-def upscale_tile(cut: np.ndarray, model, bicubic: TiledBicubic, rows, cols) -> np.ndarray:
-    """One tile: ``cut``, float LR pixels in [0, 1] with the tile's margins -> float64
-    HR pixels of its core in [0, 1].
-
-    Colour goes to YCbCr (MATLAB's BT.601); Y goes through the network, Cb and Cr
-    through bicubic, and the three back to RGB. A grey image is its own Y. Alpha is
-    upscaled by bicubic.
-    """
-    n = model.scale
-    core = (slice(n * (rows[0] - rows[2]), n * (rows[1] - rows[2])),
-            slice(n * (cols[0] - cols[2]), n * (cols[1] - cols[2])))
-    colour = without_alpha(cut)
-    if colour.ndim == 3:  # RGB: Y through the network, Cb and Cr by bicubic
-        ycbcr = rgb_to_ycbcr(colour)
-        sr_y = forward_image(model, ycbcr[..., 0])[core].astype(np.float64)
-        out = ycbcr_to_rgb(np.dstack([sr_y, bicubic(ycbcr[..., 1:], rows, cols)]))
-    else:  # grey: the image is its own Y
-        out = np.clip(forward_image(model, colour)[core].astype(np.float64), 0.0, 1.0)
-    if colour.shape != cut.shape:  # alpha by bicubic
-        out = np.dstack([out, np.clip(bicubic(cut[..., -1], rows, cols), 0.0, 1.0)])
-    return out
-
-
-def upscale_arrays(pixels: np.ndarray, model, tile=None, dtype=None, compare: bool = False):
-    """Upscale ``pixels`` tile by tile into a new array of ``dtype`` (default: the
-    input's), so that only the tiles in flight are ever held in float.
-
-    pixels: as for :func:`upscale_pixels`. Returns ``(out, bicubic, sr)``: ``out``
-    (nH, nW[, C]); with ``compare``, ``bicubic`` and ``sr`` are the uint8 colour
-    (no alpha) pictures that :func:`compare_picture` puts side by side (else None).
-    The result does not depend on ``tile``.
-    """
-    n = model.scale
-    height, width = pixels.shape[:2]
-    dtype = pixels.dtype if dtype is None else np.dtype(dtype)
-    out = np.empty((n * height, n * width) + pixels.shape[2:], dtype)
-    colour_shape = without_alpha_shape(out.shape)
-    bicubic_picture = np.empty(colour_shape, np.uint8) if compare else None
-    sr_picture = np.empty(colour_shape, np.uint8) if compare else None
-    bicubic = TiledBicubic(height, width, n)
-    for rows, cols in tile_grid(height, width, DEFAULT_TILE if tile is None else tile, model):
-        cut = to_unit_float(pixels[rows[2]:rows[3], cols[2]:cols[3]])
-        block = upscale_tile(cut, model, bicubic, rows, cols)
-        where = (slice(n * rows[0], n * rows[1]), slice(n * cols[0], n * cols[1]))
-        out[where] = from_unit_float(block, dtype)
-        if compare:
-            sr_picture[where] = from_unit_float(without_alpha(block), np.uint8)
-            baseline = np.clip(bicubic(without_alpha(cut), rows, cols), 0.0, 1.0)
-            bicubic_picture[where] = from_unit_float(baseline, np.uint8)
-    return out, bicubic_picture, sr_picture
-
-
-# ---------------------------------------------------------------------- memory
-def memory_needed(shape, itemsize: int, model, tile=None, compare: bool = False) -> int:
-    """Bytes that upscaling an (H, W[, C]) image of ``itemsize``-byte values needs at
-    the peak, estimated a little generously:
-
-    * the input, and the output in the same bits (twice: the array, and the copy
-      Pillow makes to write it);
-    * one tile in float: the network's arrays (one LR plane per convolution channel and
-      a few HR planes, in ``model.dtype``) and about 12 float64 HR planes per channel
-      for the colour conversions and bicubic;
-    * with ``compare``: the two 8-bit pictures and the side-by-side one (four times
-      their size, twice).
-    """
-    height, width = shape[:2]
-    channels = shape[2] if len(shape) == 3 else 1
-    n = model.scale
-    total = height * width * channels * itemsize * (1 + 2 * n * n)
-    tile = DEFAULT_TILE if tile is None else tile
-    side_h, side_w = height, width
-    if tile and (height > tile or width > tile):
-        side_h = min(height, tile + 2 * tile_margin(model))
-        side_w = min(width, tile + 2 * tile_margin(model))
-    tile_lr = side_h * side_w
-    conv_channels = sum(layer.out_channels for layer in getattr(model, "layers", [])
-                        if isinstance(layer, Conv2d))
-    total += (conv_channels + 3 * n * n) * tile_lr * np.dtype(model.dtype).itemsize
-    total += 12 * channels * n * n * tile_lr * 8
-    if compare:
-        total += (2 + 2 * 4) * n * n * height * width * 3
-    return int(total)
-
-
-def available_memory():
-    """Bytes of memory available for a new program (``MemAvailable`` in
-    ``/proc/meminfo``), or None where it cannot be read (not Linux)."""
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    return None
-
-
-def gigabytes(count: int) -> str:
-    return f"{count / 1e9:.1f} GB ({count:,} bytes)"
-
-
-def check_size(shape, itemsize: int, model, tile=None, max_pixels=None, compare: bool = False,
-               option: str = "--max-pixels") -> None:
-    """Refuse, before any work, an upscale that cannot fit: ValueError with one line
-    saying the output size, the bytes it needs (:func:`memory_needed`) and the limit.
-
-    With ``max_pixels``, the limit is that many output pixels. Without, it is the
-    memory available now (:func:`available_memory`), or :data:`FALLBACK_MAX_PIXELS`
-    output pixels where that cannot be read. ``option`` names the setting in messages:
-    ``--max-pixels`` (command line) or ``max_pixels`` (Python).
-    """
-    n = model.scale
-    out_h, out_w = n * shape[0], n * shape[1]
-    pixels = out_h * out_w
-    needed = memory_needed(shape, itemsize, model, tile, compare)
-    what = (f"the x{n} output ({out_w}x{out_h}, {pixels / 1e6:.1f} megapixels) "
-            f"needs about {gigabytes(needed)} of memory")
-    if max_pixels is not None:
-        if pixels > max_pixels:
-            raise ValueError(f"{what}; that is over {setting(option, max_pixels)}: raise it to try anyway")
-        return
-    available = available_memory()
-    if available is None and pixels > FALLBACK_MAX_PIXELS:
-        raise ValueError(f"{what}; that is over the default limit of {FALLBACK_MAX_PIXELS} "
-                         f"output pixels: pass {setting(option, pixels)} to try anyway")
-    if available is not None and needed > available:
-        raise ValueError(f"{what}, more than the {available / 1e9:.1f} GB available; "
-                         f"free memory, or pass {setting(option, pixels)} to try anyway")
-
-
-def setting(option: str, value) -> str:
-    """``--max-pixels 100`` for a command-line option, ``max_pixels=100`` for an argument."""
-    return f"{option} {value}" if option.startswith("-") else f"{option}={value}"
-
-
-def to_unit_float(array: np.ndarray) -> np.ndarray:
-    """uint8 (/255), uint16 (/65535) or float pixels -> float64 in [0, 1]-ish."""
-    if array.dtype == np.uint8 or array.dtype == np.uint16:
-        return array / float(np.iinfo(array.dtype).max)
-    if np.issubdtype(array.dtype, np.floating):
-        return array.astype(np.float64)
-    raise TypeError(f"upscale: pixels must be uint8, uint16 or float in [0, 1], got {array.dtype}")
-
-
-def from_unit_float(x: np.ndarray, dtype) -> np.ndarray:
-    """Inverse of :func:`to_unit_float`: integers are rounded half up and saturated."""
-    dtype = np.dtype(dtype)
-    if dtype.kind == "u":
-        top = np.iinfo(dtype).max
-        return np.clip(round_half_up(x * top), 0, top).astype(dtype)
-    return np.clip(x, 0.0, 1.0).astype(dtype)
-
-
-def _check_shape(array):
-    if not (array.ndim == 2 or (array.ndim == 3 and array.shape[2] in (2, 3, 4))):
-        raise ValueError(f"upscale: expected an (H, W), (H, W, 3) or (H, W, 4) image "
-                         f"(or (H, W, 2) grey + alpha), got shape {array.shape}")
-    if array.shape[0] == 0 or array.shape[1] == 0:
-        raise ValueError(f"upscale: empty image of shape {array.shape}")
-
-
-def _check_finite(array):
-    """ValueError if a float image holds NaN or Inf (they would come out as garbage)."""
-    if np.issubdtype(array.dtype, np.floating):
-        bad = array.size - int(np.count_nonzero(np.isfinite(array)))
-        if bad:
-            raise ValueError(f"upscale: the image holds {bad} NaN/Inf values (of {array.size}); "
-                             "replace them first, e.g. with np.nan_to_num")
-
-
-# ---------------------------------------------------------------------- PIL images
-def pil_to_array(img: Image.Image) -> np.ndarray:
-    """A PIL image, upright (EXIF applied), as uint8 (H, W[, 2|3|4]) or uint16 (H, W).
-
-    Palette -> RGB (RGBA with transparency), ``1`` -> L, 16-bit grey -> uint16, float
-    (``F``) -> uint16 (:func:`minisr.imageio.float_image_to_uint16`: values up to 1.0 are
-    the range [0, 1]), other modes (CMYK, YCbCr, ...) -> RGB.
-    """
-    img = ImageOps.exif_transpose(img)
-    if img.mode == "F":
-        return float_image_to_uint16(img, "upscale")
-    if img.mode.startswith("I"):  # I;16, I;16B, ..., I (32-bit): 16-bit grey
-        values = np.asarray(img).astype(np.int64)
-        if values.size and (values.min() < 0 or values.max() > 65535):
-            raise ValueError(f"upscale: {img.mode} pixel values outside 0..65535 are not supported")
-        return values.astype(np.uint16)
-    if img.mode in ("P", "PA"):
-        has_alpha = img.mode == "PA" or "transparency" in img.info
-        img = img.convert("RGBA" if has_alpha else "RGB")
-    elif img.mode in ("La", "RGBa"):
-        img = img.convert(img.mode.upper())
-    elif img.mode not in ("L", "LA", "RGB", "RGBA"):
-        img = img.convert("L" if img.mode == "1" else "RGB")
-    return np.array(img)
-
-
-def array_to_pil(array: np.ndarray) -> Image.Image:
-    """uint8 (H, W[, 2|3|4]) -> L, LA, RGB, RGBA; uint16 (H, W) -> I;16."""
-    if array.dtype == np.uint16:
-        return Image.fromarray(np.ascontiguousarray(array)).convert("I;16")
-    return Image.fromarray(np.ascontiguousarray(array))
-
-
-# ---------------------------------------------------------------------- the API
-def upscale(image, scale: int = 3, model="fsrcnn", weights=None, tile=None, max_pixels=None):
-    """Super-resolve one image by ``scale`` with FSRCNN.
-
-    Parameters
-    ----------
-    image : array or PIL.Image.Image
-        (H, W) grey or (H, W, 3) RGB (also (H, W, 4) RGBA, (H, W, 2) grey + alpha),
-        ``uint8``, ``uint16`` or float in [0, 1]; or a PIL image of any mode.
-    scale : 2, 3 or 4
-    model : "fsrcnn", "fsrcnn-s", a weights file, or a loaded FSRCNN
-        (see :func:`load_model`; load once with it to upscale many images).
-    weights : path, optional
-        A weights file for the named ``model``.
-    tile : int, optional
-        Tile side in LR pixels (default 384); 0 runs the image in one piece. The result
-        does not depend on it.
-    max_pixels : int, optional
-        The largest output (in pixels) to attempt. By default an upscale whose estimated
-        memory (:func:`memory_needed`) exceeds the memory available is refused.
-
-    Raises ValueError (one line) for a bad array (wrong shape, NaN/Inf values), a
-    ``scale`` that is not an integer, or an output that cannot fit (:func:`check_size`).
-
-    Returns
-    -------
-    The same kind as ``image``: an array of the same dtype and channels, shape
-    (scale*H, scale*W[, C]); or a PIL image (palette -> RGB/RGBA, ``1`` -> L, float ``F``
-    -> 16-bit ``I;16``, other modes -> RGB), upright, carrying the input's ICC profile in
-    ``.info``.
-    """
-    net = load_model(model, scale, weights)
-    if isinstance(image, Image.Image):
-        out = array_to_pil(upscale(pil_to_array(image), scale, net, tile, max_pixels))
-        profile = matching_icc(image.info.get("icc_profile"), out.mode)
-        if profile:
-            out.info["icc_profile"] = profile
-        return out
-    array = np.asarray(image)
-    _check_shape(array)
-    _check_finite(array)
-    try:
-        check_size(array.shape, array.itemsize, net, tile, max_pixels, option="max_pixels")
-    except ValueError as error:
-        raise ValueError(f"upscale: {error}") from None
-    return upscale_arrays(array, net, tile)[0]
-
-
-# ---------------------------------------------------------------------- files
-def output_path(source: Path, scale: int, fmt: str, out_dir=None) -> Path:
-    """``DIR/NAME_x3.png``: beside the input, or in ``out_dir``; ``fmt="same"`` keeps the
-    input's extension."""
-    suffix = source.suffix.lower() if fmt == "same" else "." + fmt
-    if not suffix:
-        raise ValueError(f"{source}: no file extension to keep; choose --format png or jpg")
-    return Path(out_dir or source.parent) / f"{source.stem}_x{scale}{suffix}"
-
-
-def compare_path(out: Path) -> Path:
-    """``<output stem>_compare.png``: ``photo_x3.png`` -> ``photo_x3_compare.png``,
-    ``-o big.jpg`` -> ``big_compare.png`` (always PNG, beside the output)."""
-    return out.with_name(out.stem + "_compare.png")
-
-
-def matching_icc(profile, mode: str):
-    """``profile`` (ICC bytes or None) if its colour space fits the image ``mode``, else
-    None: a CMYK profile does not describe the RGB pixels Pillow converts CMYK to."""
-    if profile and profile[16:20] == ICC_COLOUR_SPACE.get(mode):
-        return profile
-    return None
-
-
-def writable_format(path) -> str:
-    """Pillow's format for ``path``'s extension ("PNG", "JPEG", ...); ValueError if Pillow
-    cannot write it."""
-    path = Path(path)
-    fmt = Image.registered_extensions().get(path.suffix.lower())
-    if fmt is None or fmt not in Image.SAVE:
-        raise ValueError(f"{path}: Pillow cannot write {path.suffix or 'extension-less'} files")
-    return fmt
-
-
-def save_image(path, img: Image.Image, overwrite: bool = False, **params) -> None:
-    """Save ``img`` to ``path`` atomically with :func:`minisr.imageio.write_image`,
-    passing ``params`` (``icc_profile``, ``quality``, ...) to Pillow; errors are
-    reworded for the command line.
-
-    Raises FileExistsError if ``path`` exists (unless ``overwrite``), also when it
-    appears while the image is being written.
-    """
-    path = Path(path)
-    writable_format(path)
-    try:
-        write_image(path, img, overwrite=overwrite, **params)
-    except FileExistsError:
-        raise FileExistsError(f"{path}: already exists (use --overwrite to replace it)") from None
-    except (OSError, ValueError) as error:  # disk full, a mode the format cannot store, ...
-        raise OSError(f"{path}: could not write the image ({one_line(error)})") from error
-
-
-def fit_format(array: np.ndarray, fmt: str) -> tuple:
-    """What an input becomes in the file format ``fmt``, decided before upscaling:
-    16 bits only in PNG and TIFF (else 8), no alpha in JPEG (dropped from the input).
-    Returns (array, output dtype, note or None)."""
-    note = None
-    dtype = array.dtype
-    if dtype == np.uint16 and fmt not in SIXTEEN_BIT_FORMATS:
-        dtype = np.dtype(np.uint8)
-    if fmt == "JPEG" and without_alpha(array).shape != array.shape:
-        array, note = without_alpha(array), "JPEG has no alpha channel: transparency dropped"
-    return array, dtype, note
-
-
-def compare_picture(bicubic: np.ndarray, sr: np.ndarray, zoom: int = 3, label: str = "FSRCNN",
-                    gap: int = 4) -> np.ndarray:
-    """bicubic | FSRCNN side by side, each uint8 (H, W) or (H, W, 3) -> RGB uint8.
-
-    With ``zoom`` > 1 a second row shows the centre of both (1/zoom of each side),
-    enlarged ``zoom`` times (nearest neighbour) and outlined in red in the first row.
-    Shape: (H, 2W + gap, 3), or (2H + gap, 2W + gap, 3) with the zoomed row.
-    """
-    panels = [np.dstack([p] * 3) if p.ndim == 2 else p for p in (bicubic, sr)]
-    h, w = panels[0].shape[:2]
-    rows = 2 if zoom > 1 else 1
-    canvas = np.full((rows * h + (rows - 1) * gap, 2 * w + gap, 3), 255, np.uint8)
-    ch, cw = max(1, h // max(zoom, 1)), max(1, w // max(zoom, 1))
-    y0, x0 = (h - ch) // 2, (w - cw) // 2
-    for i, panel in enumerate(panels):
-        left = i * (w + gap)
-        canvas[:h, left:left + w] = panel
-        if rows == 2:
-            crop = panel[y0:y0 + ch, x0:x0 + cw].repeat(zoom, axis=0).repeat(zoom, axis=1)[:h, :w]
-            canvas[h + gap:h + gap + crop.shape[0], left:left + crop.shape[1]] = crop
-    img = Image.fromarray(canvas)
-    draw = ImageDraw.Draw(img)
-    for i, text in enumerate(("bicubic", label)):
-        left = i * (w + gap)
-        if rows == 2:
-            draw.rectangle([left + x0 - 1, y0 - 1, left + x0 + cw, y0 + ch], outline=(255, 0, 0))
-        box = draw.textbbox((left + 3, 3), text)
-        draw.rectangle([box[0] - 2, box[1] - 2, box[2] + 2, box[3] + 2], fill=(0, 0, 0))
-        draw.text((left + 3, 3), text, fill=(255, 255, 255))
-    return np.asarray(img)
-
-
-def file_identity(path):
-    """(device, inode) of an existing file, else None: two paths with the same
-    identity are the same file (also through links)."""
-    try:
-        info = os.stat(path)
-    except OSError:
-        return None
-    return info.st_dev, info.st_ino
-
-
-def input_identities(paths) -> dict:
-    """{file identity: path} of the inputs of a batch that exist."""
-    identities = {file_identity(path): Path(path) for path in paths}
-    identities.pop(None, None)
-    return identities
-
-
-def check_not_an_input(targets, source, inputs=None) -> None:
-    """Refuse to write any of ``targets`` over ``source`` or another input of the batch
-    (``inputs``, from :func:`input_identities`), even with --overwrite: ValueError."""
-    source_identity = file_identity(source)
-    for target in targets:
-        identity = file_identity(target)
-        if identity is None:
-            continue
-        if identity == source_identity:
-            raise ValueError(f"{target}: is the input file; choose another output")
-        if identity in (inputs or {}):
-            raise ValueError(f"its output {target} is one of the input files; choose another output")
-
-
-def upscale_file(source, out, model, tile=None, overwrite=False, compare=False, zoom=3,
-                 max_pixels=None, inputs=None) -> list:
-    """Read ``source``, upscale it, write ``out`` (and, with ``compare``, the picture
-    :func:`compare_path` names).
-
-    Never writes over ``source`` or any of ``inputs`` (:func:`input_identities` of the
-    batch). ``max_pixels``: see
-    :func:`check_size`, called once the image size is known.
-    Returns [(written path, note or None)]. Raises ImageError, ValueError or OSError
-    with a one-line message naming the file.
-    """
-    out = Path(out)
-    fmt = writable_format(out)  # fail before the work, not after it
-    targets = [out, compare_path(out)] if compare else [out]
-    check_not_an_input(targets, source, inputs)
-    for target in targets:
-        if target.exists() and not overwrite:
-            raise FileExistsError(f"{target}: already exists (use --overwrite to replace it)")
-    pixels, alpha = read_image(source, keep_alpha=True, keep_16bit=True)
-    array = pixels if alpha is None else np.dstack([pixels, alpha])
-    array, dtype, note = fit_format(array, fmt)
-    check_size(array.shape, array.itemsize, model, tile, max_pixels, compare)
-    with Image.open(source) as original:
-        frames = getattr(original, "n_frames", 1)
-        icc_profile = original.info.get("icc_profile")
-    if frames > 1:
-        first = f"{source} has {frames} frames; only the first is upscaled"
-        note = first if note is None else f"{note}; {first}"
-    result, bicubic, sr = upscale_arrays(array, model, tile, dtype, compare)
-    img = array_to_pil(result)
-    del result  # Pillow has its own copy now
-    params = {"quality": JPEG_QUALITY} if fmt == "JPEG" else {}
-    profile = matching_icc(icc_profile, img.mode)
-    if profile:
-        params["icc_profile"] = profile
-    save_image(out, img, overwrite, **params)
-    written = [(out, note)]
-    if compare:
-        del img
-        picture = compare_picture(bicubic, sr, zoom, f"FSRCNN x{model.scale}")
-        save_image(compare_path(out), Image.fromarray(picture), overwrite)
-        written.append((compare_path(out), None))
-    return written
 
 
 # ---------------------------------------------------------------------- command line
@@ -664,23 +79,6 @@ def expand_inputs(items) -> tuple:
     return list(unique.values()), problems
 
 
-def one_line(error) -> str:
-    """An exception as one line of text."""
-    if isinstance(error, MemoryError):
-        text = "out of memory; try a smaller --tile"
-    elif isinstance(error, OSError) and error.strerror and error.filename:
-        text = f"{error.filename}: {error.strerror}"
-    else:
-        text = str(error) or type(error).__name__
-    return " ".join(text.split())
-
-
-def describe(source, error) -> str:
-    """One line naming the input file and the problem."""
-    text = one_line(error)
-    return text if text.startswith(str(source)) else f"{source}: {text}"
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m minisr.upscale",
@@ -696,7 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
     where.add_argument("--out-dir", metavar="DIR", help="folder for the outputs (created if missing)")
     parser.add_argument("--scale", type=int, choices=SCALES, default=3,
                         help="upscaling factor (default 3)")
-    parser.add_argument("--model", choices=list(MODEL_NAMES),
+    parser.add_argument("--model", choices=list(PRESETS),
                         help="network (default fsrcnn; with --weights the file must hold it)")
     parser.add_argument("--weights", metavar="FILE",
                         help="a minisr .npz or the authors' x<scale>.mat (default: shipped weights)")
@@ -734,8 +132,8 @@ def _setup(args):
         raise ValueError("-o takes the format from its extension (e.g. -o out.jpg); drop --format")
     if args.threads is not None:
         set_threads(args.threads)  # ValueError with the allowed range
-    if args.weights:
-        model = load_model(args.model or args.weights, args.scale, args.weights if args.model else None)
+    if args.weights:  # with --model, a check that the file holds that network
+        model = load_model(args.weights, args.scale, **(preset_config(args.model) if args.model else {}))
     else:
         model = load_model(args.model or "fsrcnn", args.scale)
     files, problems = expand_inputs(args.inputs)
@@ -755,13 +153,6 @@ def _setup(args):
     return model, files, problems
 
 
-def _say(bar, text, stream) -> None:
-    """Print one line without mixing it into the progress bar's line."""
-    if bar.enabled and bar.interactive:
-        sys.stderr.write("\r\033[K")
-    print(text, file=stream, flush=True)
-
-
 def _run_batch(files, model, args) -> int:
     """Upscale every file; one line per output or failure. Returns the number of failures."""
     failed, planned = 0, {}
@@ -770,20 +161,16 @@ def _run_batch(files, model, args) -> int:
     with Progress(len(files), f"upscale x{args.scale}", always=True, disable=quiet) as bar:
         for source in files:
             try:
-                out = Path(args.output) if args.output else \
-                    output_path(source, args.scale, args.format or "png", args.out_dir)
-                earlier = planned.setdefault(os.path.abspath(out), source)
-                if earlier is not source:
-                    raise ValueError(f"its output {out} would also be {earlier}'s; rename one")
+                out = plan_output(source, planned, args.scale, args.output, args.format, args.out_dir)
                 for path, note in upscale_file(source, out, model, args.tile, args.overwrite,
                                                args.compare, 1 if args.no_zoom else 3,
                                                args.max_pixels, inputs):
-                    _say(bar, f"{source} -> {path}", sys.stdout)
+                    bar.say(f"{source} -> {path}", sys.stdout)
                     if note:
-                        _say(bar, f"note: {path}: {note}", sys.stderr)
+                        bar.say(f"note: {path}: {note}", sys.stderr)
             except (ImageError, ValueError, OSError, MemoryError) as error:
                 failed += 1
-                _say(bar, f"error: {describe(source, error)}", sys.stderr)
+                bar.say(f"error: {describe(source, error)}", sys.stderr)
             bar.update(1)
     return failed
 
@@ -797,7 +184,7 @@ def main(argv=None) -> int:
         batch = _run_batch
         if args.cluster and files:  # each image a task on a Dask cluster (minisr/cluster/upscale.py)
             from .cluster.upscale import BatchOnCluster
-            batch = BatchOnCluster(args.cluster, args.threads)  # a cluster it cannot use: one line
+            batch = BatchOnCluster(args.cluster, args.threads)  # no cluster: one line
     except (ValueError, OSError) as error:
         print(f"python -m minisr.upscale: error: {one_line(error)}", file=sys.stderr)
         return 2

@@ -10,7 +10,8 @@ from PIL import Image
 
 from minisr import FSRCNN
 from minisr.data import get_dataset
-from minisr.evaluate import evaluate, main
+from minisr.evaluate import main
+from minisr.scoring import evaluate
 
 
 @pytest.fixture(scope="module")
@@ -122,7 +123,7 @@ def test_progress_is_shown_when_stderr_is_not_a_terminal(data_dir, capsys):
 
 
 def test_missing_shipped_weights_say_what_to_do(data_dir, monkeypatch, tmp_path, capsys):
-    monkeypatch.setattr("minisr.evaluate.SHIPPED_WEIGHTS", tmp_path)
+    monkeypatch.setattr("minisr.models.WEIGHTS_DIR", tmp_path)
     assert main(["--method", "fsrcnn-s", "--datasets", "Set5", "--scales", "4",
                  "--data-dir", str(data_dir), "--no-progress"]) == 1
     assert "--weights" in capsys.readouterr().err

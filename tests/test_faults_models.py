@@ -18,6 +18,7 @@ from PIL import Image
 
 from minisr import FSRCNN
 from minisr.evaluate import main as evaluate_main
+from minisr.models import load_model
 from minisr.official import load_official_model
 from minisr.upscale import main as upscale_main
 
@@ -236,6 +237,21 @@ def test_a_good_mat_file_still_loads(tmp_path):
     path = write_mat(tmp_path / "x3.mat", *mat_layers())
     model = load_official_model(path)
     assert (model.d, model.s, model.m, model.scale) == (4, 3, 1, 3)
+
+
+def test_load_model_reads_the_scale_from_the_file_and_checks_an_explicit_one(good, tmp_path):
+    mat = write_mat(tmp_path / "x3.mat", *mat_layers())
+    unnamed = write_mat(tmp_path / "unnamed" / "weights.mat", *mat_layers())
+    assert load_model(mat).scale == 3 and load_model(unnamed, scale=2).scale == 2
+    assert load_model(good, kernels="reference", dtype=np.float64).kernels == "reference"
+    for path, kwargs, words in [(mat, {"scale": 2}, "the weights are for x3, not x2"),
+                                (good, {"scale": 4}, "the weights are for x3, not x4"),
+                                (good, {"d": 56, "s": 12, "m": 4}, "not fsrcnn (d=56, s=12, m=4)"),
+                                (unnamed, {}, "cannot tell the scale from the file name")]:
+        with pytest.raises(ValueError) as error:
+            load_model(path, **kwargs)
+        message = str(error.value)
+        assert message.startswith(f"{path}: ") and words in message and "\n" not in message, message
 
 
 def test_a_damaged_multiscale_file_is_one_line(tmp_path):

@@ -8,7 +8,7 @@ import pytest
 import scipy.io
 from scipy.signal import correlate2d
 
-from minisr.evaluate import evaluate
+from minisr.scoring import evaluate
 from minisr.official import load_official_model
 
 from datasets import data_root

@@ -7,26 +7,26 @@ import numpy as np
 import pytest
 
 import minisr
-from minisr import FSRCNN
-from minisr.evaluate import SHIPPED_WEIGHTS
+from minisr.models import PRESETS, WEIGHTS_DIR, load_model
 
 from datasets import WHERE, data_root
 
-FILES = sorted(Path(SHIPPED_WEIGHTS).glob("*.npz"))
-DIMS = {"fsrcnn": (56, 12, 4), "fsrcnn-s": (32, 5, 1)}
+FILES = sorted(Path(WEIGHTS_DIR).glob("*.npz"))
 
 
 def test_weights_are_shipped():
-    assert FILES, f"no weights in {SHIPPED_WEIGHTS}"
+    assert FILES, f"no weights in {WEIGHTS_DIR}"
 
 
 @pytest.mark.parametrize("path", FILES, ids=[p.name for p in FILES])
 def test_shipped_file_matches_its_name(path):
     method, scale = re.fullmatch(r"(fsrcnn(?:-s)?)_x(\d)\.npz", path.name).groups()
-    model = FSRCNN.load(path)
-    assert (model.d, model.s, model.m) == DIMS[method]
+    model = load_model(path)
+    assert (model.d, model.s, model.m) == PRESETS[method]
     assert model.scale == int(scale)
     assert all(np.isfinite(p.data).all() for p in model.parameters())
+    for by_name in (load_model(path.stem), load_model(method, scale=int(scale))):  # "fsrcnn_x3"
+        assert all(np.array_equal(p.data, q.data) for p, q in zip(model.parameters(), by_name.parameters()))
 
 
 @pytest.mark.parametrize("path", FILES, ids=[p.name for p in FILES])
@@ -34,7 +34,7 @@ def test_shipped_model_beats_bicubic_on_a_synthetic_image(path):
     from minisr.protocol import bicubic_upscale, evaluate_pair
     from minisr.resize import imresize
 
-    scale = FSRCNN.load(path).scale
+    scale = load_model(path).scale
     yy, xx = np.mgrid[0:96, 0:96]
     disk = (yy - 50) ** 2 + (xx - 40) ** 2 < 30 ** 2
     bars = (xx // 7) % 2 == 0
@@ -60,7 +60,8 @@ def set5_folder():
 @pytest.mark.skipif(not set5_folder().is_dir(), reason=f"Set5 not found ({WHERE})")
 @pytest.mark.parametrize("method,scale", sorted(SET5_PSNR))
 def test_shipped_model_scores_its_set5_psnr(method, scale):
-    from minisr.evaluate import evaluate, shipped_weights_path
+    from minisr.models import shipped_weights_path
+    from minisr.scoring import evaluate
 
     [row] = evaluate(method, ["Set5"], [scale], [str(shipped_weights_path(method, scale))],
                      str(set5_folder().parent))

@@ -8,7 +8,8 @@ from hypothesis import strategies as st
 from minisr import FSRCNN
 from minisr import tiling
 from minisr.official import ALIGNMENT_SHIFT
-from minisr.tiling import context_margin, forward_image, forward_tiled, input_rows, tile_spans
+from minisr.shapes import input_rows
+from minisr.tiling import context_margin, forward_image, forward_tiled, tile_spans
 
 
 def random_model(scale, official=False, m=2, seed=0):
@@ -28,7 +29,27 @@ def test_margin_of_the_paper_network():
     # 5x5 feature conv (2) + four 3x3 mapping convs (4) + deconv reach (2 at x3).
     assert context_margin(FSRCNN(56, 12, 4, 3)) == 8
     # HR rows 0..2 of LR pixel 0 at x3: deconv canvas rows 4..6 <- LR rows -1..2.
-    assert input_rows(FSRCNN(56, 12, 0, 3), 0, 2) == (-1 - 2, 2 + 2)
+    assert input_rows(0, 2, m=0, scale=3) == (-1 - 2, 2 + 2)
+
+
+@pytest.mark.parametrize("official", [False, True], ids=["zeros", "replicate"])
+@pytest.mark.parametrize("scale", [2, 3, 4])
+def test_the_receptive_field_is_exactly_the_rows_that_matter(scale, official):
+    """Changing one LR row changes output rows ``first..last`` exactly when the row is
+    within ``input_rows(first, last, ...)``: the formula is neither short nor generous."""
+    model = random_model(scale, official, m=1)
+    lr = np.random.default_rng(3).random((21, 5))
+    whole = forward_image(model, lr)
+    first, last = 10 * scale, 10 * scale + 1
+    c = model.config
+    lo, hi = input_rows(first, last, c["m"], scale, c["deconv_padding"], c["deconv_border"])
+    matters = []
+    for row in range(lr.shape[0]):
+        changed = lr.copy()
+        changed[row] += 0.5
+        if not np.array_equal(forward_image(model, changed)[first:last + 1], whole[first:last + 1]):
+            matters.append(row)
+    assert matters == list(range(lo, hi + 1))
 
 
 @pytest.mark.parametrize("official", [False, True], ids=["zeros", "replicate"])

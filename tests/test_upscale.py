@@ -1,4 +1,4 @@
-"""python -m minisr.upscale and minisr.upscale.upscale(): modes, files, errors, tiling.
+"""python -m minisr.upscale and minisr.superres.upscale(): modes, files, errors, tiling.
 
 Every image and model is made here: small synthetic pictures in tmp_path and small
 FSRCNNs with random weights (the outputs are meaningless, their shapes and plumbing
@@ -20,7 +20,10 @@ from PIL import Image, ImageCms
 
 from minisr import FSRCNN
 from minisr.resize import imresize
-from minisr.upscale import compare_picture, load_model, main, upscale
+from minisr import superres
+from minisr.models import load_model
+from minisr.superres import compare_picture, upscale
+from minisr.upscale import main
 
 ROOT = Path(__file__).resolve().parents[1]
 # The module, even where minisr.upscale is the function (exported by minisr/__init__.py).
@@ -138,8 +141,13 @@ def test_load_model_names_paths_and_scales(weights, tmp_path):
     assert load_model(str(weights[2]), 2).scale == 2
     with pytest.raises(ValueError, match=r"for x3, not x2"):
         load_model(weights[3], 2)
-    with pytest.raises(ValueError, match=r"not fsrcnn-s"):
-        load_model("fsrcnn-s", 3, weights[3])
+    with pytest.raises(ValueError, match=r"random_x3.npz: holds FSRCNN\(d=6, s=3, m=1, scale=3\), not fsrcnn-s \(d=32, s=5, m=1\)"):
+        load_model(weights[3], 3, d=32, s=5, m=1)
+    with pytest.raises(ValueError, match=r"which scale"):
+        load_model("fsrcnn")
+    with pytest.raises(ValueError, match=r"fsrcnn_x3: the weights are for x3, not x2"):
+        load_model("fsrcnn_x3", scale=2)
+    assert load_model(load_model(weights[2])).scale == 2  # a built model comes back as it is
     with pytest.raises(ValueError, match=r"for x3, not x4"):
         upscale(rgb(), 4, random_model(3))
     with pytest.raises(FileNotFoundError, match="no such weights file"):
@@ -147,8 +155,7 @@ def test_load_model_names_paths_and_scales(weights, tmp_path):
 
 
 def test_no_shipped_weights_yet(monkeypatch, tmp_path, capsys):
-    monkeypatch.setattr(upscale_module, "shipped_weights_path",
-                        lambda name, scale: tmp_path / f"{name}_x{scale}.npz")
+    monkeypatch.setattr("minisr.models.WEIGHTS_DIR", tmp_path)
     with pytest.raises(FileNotFoundError, match=r"no shipped weights for fsrcnn x3 yet.*--weights FILE"):
         upscale(rgb())
     image = save(tmp_path / "a.png", Image.fromarray(rgb()))
@@ -460,10 +467,10 @@ def big_constant_png(path, side=9000):
 
 def test_cli_refuses_an_output_that_cannot_fit_in_memory(weights, tmp_path, capsys, monkeypatch):
     source = big_constant_png(tmp_path / "big.png")
-    monkeypatch.setattr(upscale_module, "available_memory", lambda: 1_000_000_000)
+    monkeypatch.setattr(superres, "available_memory", lambda: 1_000_000_000)
     code, out, err = run([source, "--weights", weights[3]], capsys)
     assert code == 1 and out == [] and len(err) == 1
-    needed = upscale_module.memory_needed((9000, 9000), 1, random_model(), None)
+    needed = superres.memory_needed((9000, 9000), 1, random_model(), None)
     assert err[0] == (f"error: {source}: the x3 output (27000x27000, 729.0 megapixels) needs about "
                       f"{needed / 1e9:.1f} GB ({needed:,} bytes) of memory, more than the 1.0 GB "
                       f"available; free memory, or pass --max-pixels 729000000 to try anyway")
@@ -482,12 +489,12 @@ def test_cli_max_pixels_is_the_limit_when_given(weights, tmp_path, capsys):
 
 
 def test_api_estimates_memory_before_starting(monkeypatch):
-    monkeypatch.setattr(upscale_module, "available_memory", lambda: 10_000)
+    monkeypatch.setattr(superres, "available_memory", lambda: 10_000)
     with pytest.raises(ValueError, match=r"upscale: the x3 output \(21x30.*pass max_pixels=630 to try anyway"):
         upscale(rgb(), 3, random_model())
     assert upscale(rgb(), 3, random_model(), max_pixels=630).shape == (30, 21, 3)
-    monkeypatch.setattr(upscale_module, "available_memory", lambda: None)  # not Linux
-    monkeypatch.setattr(upscale_module, "FALLBACK_MAX_PIXELS", 629)
+    monkeypatch.setattr(superres, "available_memory", lambda: None)  # not Linux
+    monkeypatch.setattr(superres, "FALLBACK_MAX_PIXELS", 629)
     with pytest.raises(ValueError, match="over the default limit of 629 output pixels"):
         upscale(rgb(), 3, random_model())
 
@@ -508,11 +515,11 @@ def test_floats_are_held_one_tile_at_a_time():
 
 def test_memory_estimate_grows_with_the_image_and_compare():
     model = random_model()
-    small = upscale_module.memory_needed((100, 100, 3), 1, model)
-    large = upscale_module.memory_needed((1000, 1000, 3), 1, model)
+    small = superres.memory_needed((100, 100, 3), 1, model)
+    large = superres.memory_needed((1000, 1000, 3), 1, model)
     assert large > 9 * 1000 * 1000 * 3 * 2  # at least the output, twice
-    assert small < large < upscale_module.memory_needed((1000, 1000, 3), 1, model, compare=True)
-    assert upscale_module.memory_needed((1000, 1000), 2, model) > upscale_module.memory_needed((1000, 1000), 1, model)
+    assert small < large < superres.memory_needed((1000, 1000, 3), 1, model, compare=True)
+    assert superres.memory_needed((1000, 1000), 2, model) > superres.memory_needed((1000, 1000), 1, model)
 
 
 def test_cli_too_large_for_pillow_is_one_line(weights, tmp_path, capsys, monkeypatch):
@@ -570,6 +577,6 @@ def test_cli_batch_prints_progress_when_not_a_terminal(weights, tmp_path, capsys
 
 def test_compare_name_is_documented_as_it_is():
     """--compare writes <output stem>_compare.png: -o big.jpg gives big_compare.png."""
-    assert upscale_module.compare_path(Path("big.jpg")) == Path("big_compare.png")
+    assert superres.compare_path(Path("big.jpg")) == Path("big_compare.png")
     help_text = " ".join(upscale_module.build_parser().format_help().split())
     assert "<output stem>_compare.png" in help_text and "big_compare.png for -o big.jpg" in help_text

@@ -18,7 +18,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ..atomic import atomic_savez
-from ..model import FSRCNN, read_npz
+from ..model import FSRCNN, parse_config, read_npz
 
 FORMAT = "minisr-checkpoint-1"
 
@@ -89,18 +89,7 @@ def load_checkpoint(path) -> Checkpoint:
 
 
 def restore_model(checkpoint: Checkpoint) -> FSRCNN:
-    """The checkpoint's model, with its weights."""
-    try:
-        model = FSRCNN(**checkpoint.model_config)
-    except (TypeError, ValueError) as error:
-        raise ValueError(f"{checkpoint.path}: its model configuration {checkpoint.model_config} "
-                         f"is not an FSRCNN ({error})") from None
-    params = dict(model.named_parameters())
-    if set(params) != set(checkpoint.weights):
-        raise ValueError(f"{checkpoint.path}: weights {sorted(checkpoint.weights)} do not match {model!r}")
-    for name, p in params.items():
-        if checkpoint.weights[name].shape != p.data.shape:
-            raise ValueError(f"{checkpoint.path}: {name} has shape {checkpoint.weights[name].shape}, "
-                             f"{model!r} needs {p.data.shape}")
-        p.data[...] = checkpoint.weights[name]
-    return model
+    """The checkpoint's model, with its weights, checked as a model file is
+    (configuration, names, shapes, float values; ValueError naming the file)."""
+    config = parse_config(json.dumps(checkpoint.model_config), checkpoint.path)
+    return FSRCNN(**config)._set_weights(checkpoint.weights, checkpoint.path)

@@ -40,9 +40,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..evaluate import super_resolve
 from ..progress import Progress
-from ..protocol import check_scorable, evaluate_pair, load_test_pair
+from ..protocol import check_scorable, evaluate_pair, load_test_pair, super_resolve
 from .checkpoint import CheckpointError, save_checkpoint
 from .parallel import DataParallel, batch_gradients
 
@@ -151,10 +150,15 @@ class Trainer:
     """
 
     def __init__(self, model, optimizer, schedule, pairs, settings: dict, out_dir,
-                 validator=None, state=None, progress: bool = True, workers: int = 1):
+                 validator=None, state=None, progress: bool = True, workers: int = 1,
+                 gradients=None):
         self.model, self.optimizer, self.schedule, self.pairs = model, optimizer, schedule, pairs
-        # workers > 1: each batch is split across that many threads (training/parallel.py)
-        self.parallel = DataParallel(model, workers) if workers > 1 else None
+        # workers > 1: each batch is split across that many threads (training/parallel.py).
+        # gradients: another object with DataParallel's .gradients(x, t, offset, stop_at)
+        # and .close(), fed with what pairs.batch() returns (e.g. minisr/cluster/
+        # data_parallel.py, whose pairs give indices: the workers hold the pixels).
+        self.parallel = gradients if gradients is not None else \
+            DataParallel(model, workers) if workers > 1 else None
         self.settings = settings
         self.batch_size = int(settings["batch_size"])
         self.batches_per_epoch = len(pairs) // self.batch_size

@@ -67,6 +67,7 @@ from ..metrics import modcrop
 from ..progress import Progress
 from ..protocol import image_to_y
 from ..resize import imresize, output_size_for
+from ..shapes import input_rows
 
 CACHE_VERSION = 2  # 2: images + window positions (1 stored every pair)
 PAPER_LR_SIZE = {2: 10, 3: 7, 4: 6}     # f_sub; HR sizes 19, 19, 21
@@ -105,10 +106,11 @@ def hr_size(lr_size: int, scale: int) -> int:
 
 
 def full_context(m: int, scale: int) -> int:
-    """LR context that keeps zero padding out of every trained output: the trunk sees
-    ``2 + m`` pixels around (5x5, then m 3x3 convolutions) and the deconvolution
-    reaches ``4 // n`` LR pixels beyond the sub-image (taps -4..4 at stride n)."""
-    return 2 + m + 4 // scale
+    """LR context that keeps zero padding out of every trained output: how many LR
+    pixels before its first row the first output row reads (FSRCNN's receptive field,
+    :func:`minisr.shapes.input_rows`): ``2 + m + 4 // n`` (the 5x5 and m 3x3
+    convolutions, then the deconvolution's taps -4..4 at stride n)."""
+    return -input_rows(0, 0, m, scale)[0]
 
 
 @dataclass(frozen=True)
