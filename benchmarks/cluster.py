@@ -33,7 +33,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from minisr.data import dataset_files  # noqa: E402
+from minisr.data import DatasetError, dataset_files  # noqa: E402
 
 RESULTS = ROOT / "experiments" / "results" / "cluster.md"
 SPECS = ("local:1", "local:2")
@@ -274,10 +274,14 @@ def main(argv=None) -> int:
     busy = subprocess.run(["sh", "-c", "ps -eo pcpu,args --sort=-pcpu | head -4"], capture_output=True,
                           text=True).stdout.strip()
     print(context, "\nbusiest processes at the start:\n" + busy, flush=True)
-    bsd = Path(dataset_files("BSD200", args.data_dir)[0]).parent
+    try:  # before any work: a missing dataset is one line, not a traceback
+        bsd = Path(dataset_files("BSD200", args.data_dir)[0]).parent
+        files = dataset_files("T91", args.data_dir)
+    except DatasetError as error:
+        print(f"benchmarks/cluster.py: error: {error}", file=sys.stderr)
+        return 1
     up = bench_upscale(bsd, args.images)
     starts = {spec: cluster_start_seconds(spec) for spec in SPECS}
-    files = dataset_files("T91", args.data_dir)
     cache = tempfile.mkdtemp(prefix="minisr-bench-cache-")
     try:
         train_rows = []
