@@ -22,9 +22,11 @@ This module reads the options and prints the tables; the measuring is
 import argparse
 import os
 import platform
+import sys
 
 import numpy as np
 
+from ._jit import set_threads
 from .model import FSRCNN
 from .models import PRESETS
 from .profiling import (compare_kernels, data_parallel_step_time, gemm_gflops, profile_forward,
@@ -78,12 +80,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv=None) -> None:
-    args = build_parser().parse_args(argv)
+# The smallest value of each numeric option (checked before any work, one line each).
+LOWEST = {"d": 1, "s": 1, "m": 0, "scale": 2, "lr_size": 1, "batch": 1, "patch": 1, "repeat": 1}
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    for key, low in LOWEST.items():
+        if getattr(args, key) < low:
+            parser.error(f"--{key.replace('_', '-')} must be at least {low}, got {getattr(args, key)}")
 
     import numba
-    if args.threads:
-        numba.set_num_threads(args.threads)
+    if args.threads is not None:
+        try:
+            set_threads(args.threads)
+        except ValueError as error:
+            parser.error(str(error))
 
     if args.compare_kernels:
         print(f"minisr kernels, fast vs reference: FSRCNN({args.d}, {args.s}, {args.m}) x{args.scale}, "
@@ -92,7 +105,7 @@ def main(argv=None) -> None:
         print(compare_kernels(**sizes))
         print()
         print(trick_ablations(**sizes))
-        return
+        return 0
 
     rng = np.random.default_rng(0)
     model = FSRCNN(args.d, args.s, args.m, args.scale)
@@ -128,6 +141,8 @@ def main(argv=None) -> None:
                        f"{args.patch}x{args.patch} ({pixels / split / 1e6:.2f} M LR px/s as "
                        f"python -m minisr.train runs it)", train_rows, train_total, train_flops, peak,
                        extra=[(f"batch split across {workers} worker threads (python -m minisr.train)", split)]))
+    return 0
+
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -1,5 +1,7 @@
 """python -m minisr.bench runs end to end on a tiny problem and prints its tables."""
 
+import pytest
+
 from minisr import bench
 
 
@@ -20,3 +22,17 @@ def test_every_option_has_help_text():
     assert len(actions) > 5
     for action in actions:
         assert action.help, f"{action.option_strings} has no help text"
+
+
+@pytest.mark.parametrize("option, value, says", [
+    ("--repeat", "0", "--repeat must be at least 1, got 0"),   # formerly a table of NaN
+    ("--scale", "0", "--scale must be at least 2, got 0"),     # formerly a ValueError traceback
+    ("--d", "0", "--d must be at least 1, got 0"),
+    ("--threads", "0", "--threads must be between 1 and"),
+])
+def test_bad_numbers_are_one_line(capsys, option, value, says):
+    with pytest.raises(SystemExit) as stop:
+        bench.main([option, value])
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert says in err and "Traceback" not in err
