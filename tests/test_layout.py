@@ -14,11 +14,9 @@ COMMAND_LINE = {"minisr.train", "minisr.evaluate", "minisr.upscale", "minisr.ben
 # Imports still to be moved, each with its follow-up. The test fails on any other such
 # import, and on an entry here that no longer happens (then delete the entry).
 KNOWN = {
-    # The training engine (train(), DEFAULTS, model_dims, RUN_FILES) still lives in the
-    # command-line module minisr/train.py: data-parallel training drives train() with a
-    # cluster backend, and a sweep runs the training command itself as each task. Both go
-    # once the engine moves into minisr/training/ (issue 15, the package layout).
-    ("minisr.cluster.data_parallel", "minisr.train"),
+    # A sweep's task *is* the training command: it parses the user's training options with
+    # the command's own parser and runs its main() on a worker, so that each run is exactly
+    # the run `python -m minisr.train` makes alone (exit status, messages and all).
     ("minisr.cluster.sweep", "minisr.train"),
 }
 

@@ -12,7 +12,7 @@ import pytest
 from minisr import FSRCNN, evaluate, train
 from minisr.data import DATASETS
 from minisr.imageio import write_image
-from minisr.training import loop
+from minisr.training import loop, run
 from minisr.training.checkpoint import load_checkpoint
 
 TINY = ["--d", "8", "--s", "4", "--m", "1", "--patch-size", "7"]
@@ -185,7 +185,7 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(data, tmp_path, capsy
     out = tmp_path / "run"
     code = train.main(cli(data, out, "--steps", "50", "--save-every", "1", "--optimizer", "sgd",
                           "--lr", "1e6", "--deconv-lr", "1e6", val=False))
-    assert code == train.EXIT_DIVERGED
+    assert code == run.EXIT_DIVERGED
     printed = capsys.readouterr().out
     assert "training diverged" in printed and "Start again with a lower --lr" in printed
     checkpoint = load_checkpoint(out / "checkpoint.npz")
@@ -232,13 +232,13 @@ def test_finetune_deconv_at_another_scale_freezes_the_trunk(data, tmp_path):
 def test_init_from_at_the_same_scale_keeps_every_weight(data, tmp_path):
     source = FSRCNN(8, 4, 1, 3, seed=5)
     source.save(tmp_path / "source.npz")
-    settings, _ = train.resolve_settings({"init_from": str(tmp_path / "source.npz")})
+    settings, _ = run.resolve_settings({"init_from": str(tmp_path / "source.npz")})
     assert (settings["d"], settings["s"], settings["m"], settings["model_name"]) == (8, 4, 1, "fsrcnn-8-4-1")
-    model = train.build_model(settings)
+    model = run.build_model(settings)
     for p, q in zip(source.parameters(), model.parameters()):
         assert np.array_equal(p.data, q.data)
     with pytest.raises(train.UsageError, match="needs --init-from"):
-        train.resolve_settings({"finetune": "deconv"})
+        run.resolve_settings({"finetune": "deconv"})
 
 
 # ------------------------------------------------------------------ context
@@ -325,7 +325,7 @@ def test_multiscale_runs_the_trunk_once_and_matches_each_model(tmp_path):
 
 def test_resume_fills_settings_added_after_the_run_began():
     """A run folder written before an option existed still resumes, with its default."""
-    from minisr.train import DEFAULTS, resolve_settings
+    from minisr.training.run import DEFAULTS, resolve_settings
 
     fresh, _ = resolve_settings({})
     old = {k: v for k, v in fresh.items() if k != "context"}
@@ -335,10 +335,10 @@ def test_resume_fills_settings_added_after_the_run_began():
 
 def test_fsrcnn_s_defaults_to_its_own_learning_rate():
     """FSRCNN trains at 3e-3 and FSRCNN-s at 1e-2 unless --lr is given; other sizes at 1e-3."""
-    rate = lambda given: train.resolve_settings(given)[0]["lr"]  # noqa: E731
+    rate = lambda given: run.resolve_settings(given)[0]["lr"]  # noqa: E731
     assert rate({"model": "fsrcnn-s"}) == 1e-2
     assert rate({"model": "fsrcnn-s", "lr": 3e-3}) == 3e-3
     assert rate({}) == rate({"model": "fsrcnn"}) == 3e-3
     assert rate({"model": "fsrcnn-s", "s": 6}) == 1e-3  # no longer the preset
-    assert train.resolve_settings({}, saved={**train.DEFAULTS, "model_name": "fsrcnn-s",
+    assert run.resolve_settings({}, saved={**run.DEFAULTS, "model_name": "fsrcnn-s",
                                               "lr": 1e-3})[0]["lr"] == 1e-3  # a resumed run keeps its rate

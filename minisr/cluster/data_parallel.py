@@ -142,7 +142,7 @@ class ShardedPairs:
 
 
 class ClusterGradients:
-    """The ``backend`` of :func:`minisr.train.train`: ``prepare`` makes the shards on
+    """The ``backend`` of :func:`minisr.training.run.train`: ``prepare`` makes the shards on
     the workers, ``bind`` gives the Trainer an object whose ``gradients`` gathers
     theirs (the seam of :class:`minisr.training.loop.Trainer`)."""
 
@@ -262,8 +262,8 @@ class ClusterGradients:
 
 # ---------------------------------------------------------------------- the command
 def run_folder(given: dict) -> Path:
-    """The run folder :func:`minisr.train.train` uses for these options."""
-    from ..train import DEFAULTS, model_dims, model_name
+    """The run folder :func:`minisr.training.run.train` uses for these options."""
+    from ..training.run import DEFAULTS, model_dims, model_name
 
     default = f"runs/{model_name(*model_dims(given))}_x{given.get('scale', DEFAULTS['scale'])}"
     if given.get("finetune") == "deconv":
@@ -272,10 +272,10 @@ def run_folder(given: dict) -> Path:
 
 
 def train_on_cluster(given: dict, command: str) -> int:
-    """``python -m minisr.train ... --cluster SPEC``: :func:`minisr.train.train` with
+    """``python -m minisr.train ... --cluster SPEC``: :func:`minisr.training.run.train` with
     the pairs and gradients on the cluster. A lost worker: the run goes on from its
     last checkpoint with the workers that remain (at most :data:`MAX_RECOVERIES` times)."""
-    from ..train import train
+    from ..training.run import train
     from ..training.checkpoint import load_checkpoint
 
     given = dict(given)

@@ -71,7 +71,8 @@ def expand(grid, common) -> list:
 def run_training(name: str, argv, out: str, fresh: bool, threads):
     """On a worker: one run of the sweep (see the module's docstring). Returns
     (name, exit status, what it did, the last lines it printed, seconds)."""
-    from ..train import RUN_FILES, main
+    from ..train import main
+    from ..training.run import RUN_FILES
 
     start = time.perf_counter()
     use_threads(threads)
@@ -99,7 +100,7 @@ def sweep(spec: str, grid, common, runs_dir, threads=None, overwrite: bool = Fal
     one line per finished run, a summary; returns 0 if every run exited 0, else 1."""
     from distributed import as_completed
 
-    from ..train import RUN_FILES
+    from ..training.run import RUN_FILES
 
     for option in ("--out", "--resume", "--overwrite", "--cluster"):
         if any(arg == option or arg.startswith(option + "=") for arg in common):
