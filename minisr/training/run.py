@@ -27,7 +27,7 @@ from ..data import DatasetError, dataset_files, get_dataset
 from ..data.registry import IMAGE_SUFFIXES
 from ..locks import LOCK_NAME, hold, owner_note, read_owner, release
 from ..model import CONFIG_RANGES, FSRCNN
-from ..models import PRESETS, network_name
+from ..models import PRESETS, load_model, network_name
 from ..optim import SGD, Adam, make_schedule, param_groups
 from .checkpoint import load_checkpoint, restore_model
 from .loop import Trainer, Validator
@@ -67,7 +67,7 @@ def model_dims(given: dict) -> tuple:
     """(d, s, m): --d/--s/--m, else --model's preset, else --init-from's, else FSRCNN's."""
     d, s, m = PRESETS[given.get("model", DEFAULTS["model"])]
     if given.get("init_from") and "model" not in given:
-        source = FSRCNN.load(given["init_from"])  # one-line errors for a bad file
+        source = load_model(given["init_from"])  # one-line errors for a bad file
         d, s, m = source.d, source.s, source.m
     return tuple(given.get(k) if given.get(k) is not None else v for k, v in zip("dsm", (d, s, m)))
 
@@ -191,7 +191,7 @@ def build_model(settings) -> FSRCNN:
     d, s, m, scale = settings["d"], settings["s"], settings["m"], settings["scale"]
     if not settings["init_from"]:
         return FSRCNN(d, s, m, scale, seed=settings["seed"])
-    source = FSRCNN.load(settings["init_from"])
+    source = load_model(settings["init_from"])
     if (source.d, source.s, source.m) != (d, s, m):
         raise UsageError(f"{settings['init_from']} is FSRCNN{(source.d, source.s, source.m)}, "
                          f"not the FSRCNN{(d, s, m)} asked for")
