@@ -106,6 +106,22 @@ class Job:
         self.source, self.out, self.part, self.resubmits = source, out, part, 0
 
 
+def outcome(future) -> tuple:
+    """What a done task gave: ``("finished", result)``, ``("error", exception)`` or
+    ``("cancelled", None)``. A ``Client.restart`` can cancel a future between the moment
+    it is reported done and the moment it is read; that read counts as cancelled too."""
+    from concurrent.futures import CancelledError
+
+    try:
+        if future.status == "error":
+            return "error", future.exception()
+        if future.status != "cancelled":
+            return "finished", future.result()
+    except CancelledError:
+        pass
+    return "cancelled", None
+
+
 class BatchOnCluster:
     """``BatchOnCluster(spec, threads)(files, model, args)``: the command line's batch
     (:func:`minisr.upscale._run_batch`) with the images as tasks on the cluster; returns
@@ -174,11 +190,12 @@ class BatchOnCluster:
             try:
                 for future in flow:
                     job = pending.pop(future)
-                    if future.status == "cancelled" and job.resubmits < MAX_RESUBMITS:
+                    status, value = outcome(future)
+                    if status == "cancelled" and job.resubmits < MAX_RESUBMITS:
                         job.resubmits += 1  # the cluster restarted: run it again
                         flow.add(submit(job))
                         continue
-                    failed += not self.finish(job, future, args, bar)
+                    failed += not self.finish(job, status, value, args, bar)
                     bar.update(1)
             except BaseException:
                 self.client.cancel(list(pending))
@@ -187,19 +204,18 @@ class BatchOnCluster:
                 remove_parts(jobs, args.compare)
         return failed
 
-    def finish(self, job, future, args, bar) -> bool:
-        """Report one image's outcome, moving its outputs to their final names.
-        Returns True if it was written."""
-        if future.status == "cancelled":
+    def finish(self, job, status, value, args, bar) -> bool:
+        """Report one image's outcome (:func:`outcome`), moving its outputs to their final
+        names. Returns True if it was written."""
+        if status == "cancelled":
             error = self.describe(job.source, f"the cluster cancelled it {MAX_RESUBMITS + 1} times (restarted?)")
-        elif future.status == "error":
-            exception = future.exception()
-            name = type(exception).__name__
-            error = self.describe(job.source, f"a worker failed on it ({name}: {exception})"
+        elif status == "error":
+            name = type(value).__name__
+            error = self.describe(job.source, f"a worker failed on it ({name}: {value})"
                                   if name != "KilledWorker" else
                                   "it was running on every worker that died (out of memory?)")
         else:
-            kind, result = future.result()
+            kind, result = value
             error = self.describe(job.source, result) if kind == "error" else None
         if error is not None:
             bar.say(f"error: {error}", sys.stderr)
