@@ -6,6 +6,7 @@ Everything is tiny: images and FSRCNNs made here. Skipped (with the reason) wher
 dask[distributed] is not installed, except the test of the message that says so.
 """
 
+import importlib.util
 import os
 import signal
 import subprocess
@@ -23,16 +24,14 @@ from minisr.training import loop
 from minisr.training.checkpoint import load_checkpoint
 from minisr.upscale import main as upscale_main
 
+import test_train
+
 NO_DASK = "dask[distributed] is not installed (pip install -e .[dask])"
 TINY = ["--d", "8", "--s", "4", "--m", "1", "--patch-size", "7", "--batch-size", "16"]
 
 
 def have_dask() -> bool:
-    try:
-        import distributed  # noqa: F401
-    except ImportError:
-        return False
-    return True
+    return importlib.util.find_spec("distributed") is not None
 
 
 needs_dask = pytest.mark.skipif(not have_dask(), reason=NO_DASK)
@@ -81,22 +80,7 @@ def photos(tmp_path_factory):
     return root
 
 
-def synthetic_image(h, w, seed):
-    rng = np.random.default_rng(seed)
-    yy, xx = np.mgrid[0:h, 0:w]
-    waves = sum(np.sin(xx * rng.uniform(0.05, 0.4) + yy * rng.uniform(0.05, 0.4) + rng.uniform(0, 6))
-                for _ in range(4))
-    return np.clip(128 + 28 * waves[..., None] * np.array([1.0, 0.8, 0.6]), 0, 255).astype(np.uint8)
-
-
-@pytest.fixture(scope="module")
-def data(tmp_path_factory):
-    """train/: 3 images, 360 pairs of 7x7 at x3 (as tests/test_train.py)."""
-    root = tmp_path_factory.mktemp("data")
-    (root / "train").mkdir()
-    for i in range(3):
-        write_image(root / "train" / f"{i}.png", synthetic_image(48, 60, i))
-    return root
+data = test_train.data  # the fixture: train/ (3 images, 360 pairs of 7x7 at x3), val/, ...
 
 
 def upscale(argv, capsys):

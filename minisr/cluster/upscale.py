@@ -131,7 +131,6 @@ class BatchOnCluster:
 
     def __init__(self, spec: str, threads=None):
         self.spec = spec
-        self.describe = describe
         self.threads = worker_threads(spec, threads)
         self.client = connect(spec)
 
@@ -167,7 +166,7 @@ class BatchOnCluster:
                             raise FileExistsError(f"{target}: already exists (use --overwrite to replace it)")
                 except (ImageError, ValueError, OSError) as error:
                     failed += 1
-                    bar.say(f"error: {self.describe(source, error)}", sys.stderr)
+                    bar.say(f"error: {describe(source, error)}", sys.stderr)
                     bar.update(1)
                     continue
                 jobs.append(Job(source, out, part_name(out, batch)))
@@ -208,15 +207,15 @@ class BatchOnCluster:
         """Report one image's outcome (:func:`outcome`), moving its outputs to their final
         names. Returns True if it was written."""
         if status == "cancelled":
-            error = self.describe(job.source, f"the cluster cancelled it {MAX_RESUBMITS + 1} times (restarted?)")
+            error = describe(job.source, f"the cluster cancelled it {MAX_RESUBMITS + 1} times (restarted?)")
         elif status == "error":
             name = type(value).__name__
-            error = self.describe(job.source, f"a worker failed on it ({name}: {value})"
+            error = describe(job.source, f"a worker failed on it ({name}: {value})"
                                   if name != "KilledWorker" else
                                   "it was running on every worker that died (out of memory?)")
         else:
             kind, result = value
-            error = self.describe(job.source, result) if kind == "error" else None
+            error = describe(job.source, result) if kind == "error" else None
         if error is not None:
             bar.say(f"error: {error}", sys.stderr)
             return False
@@ -234,11 +233,11 @@ class BatchOnCluster:
                     bar.say(f"note: {final}: {parts[part]}", sys.stderr)
         except FileExistsError:
             exists = f"{final}: already exists (use --overwrite to replace it)"
-            bar.say(f"error: {self.describe(job.source, exists)}", sys.stderr)
+            bar.say(f"error: {describe(job.source, exists)}", sys.stderr)
             return False
         except OSError as error:
             failure = f"{final}: could not write the image ({one_line(error)})"
-            bar.say(f"error: {self.describe(job.source, failure)}", sys.stderr)
+            bar.say(f"error: {describe(job.source, failure)}", sys.stderr)
             return False
         return True
 

@@ -35,7 +35,7 @@ one flat array; ``hr.npy``: every augmented, modcropped HR image, uint8 (HR pixe
 whole Y levels, so uint8 loses nothing); ``windows.npy`` (N, 4) int64: for pair ``i``
 the flat index of its LR window's first pixel, the width of its LR image, and the same
 two numbers for its HR window. A batch is cut out on the fly (:class:`Windows`), the
-same numbers as storing every pair: T91 at x3 takes 114 MB instead of 543 MB. With
+same numbers as storing every pair: T91 at x3 takes 113 MB instead of 543 MB. With
 ``meta.json``, they live in a
 folder of the cache dir named by a hash of everything that changes the pairs (the
 image bytes, scale, sizes, stride, augmentation, :data:`CACHE_VERSION`). The folder
