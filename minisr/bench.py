@@ -134,9 +134,8 @@ def main(argv=None) -> int:
     print(format_table(f"Forward, LR {args.lr_size}x{args.lr_size} -> {out}x{out} "
                        f"({1 / forward_total:.1f} images/s)", forward_rows, forward_total,
                        forward_flops, peak))
-    print("(Each row runs one layer alone, padding its input into a fresh array; the whole pass "
-          "writes every layer into the next one's padded input, in arrays kept between calls: "
-          "minisr/inference.py.)\n")
+    print("(Each row runs one step of infer() alone, as infer() runs it: a convolution with its PReLU "
+          "fused, writing into the next layer's padded input, in arrays kept between calls.)\n")
     print(format_table(f"Training step (forward + backward), {args.batch} LR patches "
                        f"{args.patch}x{args.patch} ({pixels / split / 1e6:.2f} M LR px/s as "
                        f"python -m minisr.train runs it)", train_rows, train_total, train_flops, peak,

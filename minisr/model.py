@@ -14,6 +14,7 @@ loop over the layers: the network is a chain, so it needs no autograd tape.
 """
 
 import json
+import threading
 import zipfile
 import zlib
 
@@ -21,8 +22,7 @@ import numpy as np
 
 from .atomic import atomic_savez
 from .layers import Conv2d, Deconv2d, Pad2d, PReLU
-from .inference import Inference
-from .layers.base import check_gradient, check_input, kernel_choice, pack, unpack
+from .layers.base import Workspace, check_gradient, check_input, kernel_choice, pack, unpack
 
 PRELU_INIT = 0.25       # He et al.'s initial PReLU slope
 DECONV_INIT_STD = 1e-3  # the paper's Gaussian init of the deconvolution
@@ -86,7 +86,8 @@ class FSRCNN:
         self.layers = [layer for _, layer in named]
         self.deconv = self.layers[-1]
         self._batch = self._out_shape = None  # of the last forward pass
-        self._inference = None  # infer()'s workspace (minisr/inference.py), made on first use
+        self._workspace = Workspace()  # infer()'s arrays, kept between calls
+        self._workspace_lock = threading.Lock()  # held while a call uses them
         self.init_weights(seed)
 
     # ------------------------------------------------------------------ weights
@@ -168,29 +169,37 @@ class FSRCNN:
     def infer(self, x: np.ndarray) -> np.ndarray:
         """Inference: x (N, 1, H, W) -> (N, 1, nH, nW), exactly ``scale`` times larger.
 
-        The same numbers as ``forward(x, exact_size=True)``, computed faster
-        (``minisr/inference.py``): PReLUs fused into the convolutions, every layer
-        writing straight into the next one's padded input, and those arrays kept for the
-        next call of the same size (``release_workspace()`` frees them). Nothing is kept
-        for ``backward``.
+        The same numbers as ``forward(x, exact_size=True)``, sooner: each layer's
+        ``infer_packed`` keeps nothing for ``backward``, runs the PReLU after a
+        convolution in the convolution's pass, and writes its output straight into the
+        padded input its successor asks for (``input_border``), in arrays of a
+        :class:`~minisr.layers.base.Workspace` kept for the next call of the same size
+        (``release_workspace()`` frees them). A call made while another thread is using
+        the workspace gets a private one, so one model can serve several threads.
 
         On the reference kernels (``kernels="reference"``) this *is*
-        ``forward(x, exact_size=True)``: the fused path exists only for the fast kernels.
+        ``forward(x, exact_size=True)``: the layers run their formulas one by one.
         """
-        if self.kernels == "reference":
-            y = self.forward(x, exact_size=True)
-            self._batch = None  # as on the fast path: infer() keeps nothing for backward
-            return y
         x = check_input(x, 1, self.dtype, repr(self))
-        if self._inference is None:
-            self._inference = Inference(self)
-        self._batch = None  # the layers' caches do not belong to one forward pass
-        return self._inference.run(x, (self.scale * x.shape[2], self.scale * x.shape[3]))
+        self._batch = None  # infer() keeps nothing for backward
+        if not self._workspace_lock.acquire(blocking=False):
+            return self.run_inference(x, Workspace(keep=False))
+        try:
+            return self.run_inference(x, self._workspace)
+        finally:
+            self._workspace_lock.release()
+
+    def run_inference(self, x: np.ndarray, workspace: Workspace) -> np.ndarray:
+        """:meth:`infer` with the arrays of ``workspace``."""
+        batch, height, width = x.shape[0], x.shape[2], x.shape[3]
+        h, border = infer_chain(self.layers[:-1], pack(x), batch, workspace, self.deconv.input_border())
+        y, _ = self.deconv.infer_packed(h, batch, border, workspace,
+                                        output_size=(self.scale * height, self.scale * width))
+        return unpack(y, batch)
 
     def release_workspace(self) -> None:
         """Free the arrays ``infer`` keeps for the next call of the same size."""
-        if self._inference is not None:
-            self._inference.release()
+        self._workspace.release()
 
     def backward(self, dout: np.ndarray, input_grad: bool = True, stop_at: int = 0):
         """Back-propagate ``dL/dy`` (shape of the last output); accumulates every
@@ -246,9 +255,11 @@ class FSRCNN:
         print(text, file=file)
         return text
 
+    def kernels_suffix(self) -> str:
+        return ", kernels='reference'" if self.kernels == "reference" else ""
+
     def __repr__(self):
-        kernels = ", kernels='reference'" if self.kernels == "reference" else ""
-        return f"FSRCNN(d={self.d}, s={self.s}, m={self.m}, scale={self.scale}{kernels})"
+        return f"FSRCNN(d={self.d}, s={self.s}, m={self.m}, scale={self.scale}{self.kernels_suffix()})"
 
     # ------------------------------------------------------------------ files
     def save(self, path) -> None:
@@ -303,6 +314,32 @@ class FSRCNN:
             raise ValueError(f"{path}: not a minisr model file (no __config__ entry)")
         model = cls(**parse_config(arrays["__config__"], path), dtype=dtype, kernels=kernels)
         return model._set_weights(arrays, path)
+
+
+def inference_steps(layers) -> list:
+    """``layers`` as the steps of an inference pass: (layer, the PReLU that follows a
+    convolution and runs in its pass, or None)."""
+    steps, index = [], 0
+    while index < len(layers):
+        layer = layers[index]
+        following = layers[index + 1] if index + 1 < len(layers) else None
+        fused = isinstance(layer, Conv2d) and isinstance(following, PReLU)
+        steps.append((layer, following if fused else None))
+        index += 2 if fused else 1
+    return steps
+
+
+def infer_chain(layers, h, batch, workspace, last_border=(0, False)):
+    """Run a chain of ``layers`` for inference on batch-packed ``h``; each layer writes
+    its output with the border the next one asks for (the last: ``last_border``).
+    Returns (output, its border in pixels)."""
+    border = 0
+    steps = inference_steps(layers)
+    for index, (layer, prelu) in enumerate(steps):
+        out_border = steps[index + 1][0].input_border() if index + 1 < len(steps) else last_border
+        fused = {} if prelu is None else {"prelu": prelu}
+        h, border = layer.infer_packed(h, batch, border, workspace, out_border, **fused)
+    return h, border
 
 
 # ---------------------------------------------------------------------- model files

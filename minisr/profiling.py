@@ -10,9 +10,9 @@ import time
 
 import numpy as np
 
-from .layers import Deconv2d, PReLU, mse_loss
-from .layers.base import KERNEL_CHOICES, pack, unpack
-from .model import FSRCNN
+from .layers import Deconv2d, mse_loss
+from .layers.base import KERNEL_CHOICES, Workspace, pack, unpack
+from .model import FSRCNN, inference_steps
 from .training.parallel import DataParallel
 
 
@@ -34,47 +34,38 @@ def gemm_gflops(size: int = 1024, repeat: int = 5) -> float:
     return 2 * size ** 3 / median_time(lambda: a @ b, repeat) / 1e9
 
 
-def layer_flops(layer, batch: int, packed_input: np.ndarray) -> float:
-    """2 FLOP per multiply-add, for every input pixel of every image."""
+def layer_flops(layer, batch: int, packed_input: np.ndarray, border: int = 0) -> float:
+    """2 FLOP per multiply-add, for every input pixel of every image (not counting a
+    ``border`` already around the input)."""
     _, h, length = packed_input.shape
-    return 2.0 * layer.macs_per_input_pixel() * h * length
-
-
-def inference_steps(model: FSRCNN):
-    """The steps of ``FSRCNN.infer``: (name, layer, fused PReLU or None)."""
-    steps, named = [], model.named_layers
-    index = 0
-    while index < len(named):
-        name, layer = named[index]
-        following = named[index + 1][1] if index + 1 < len(named) else None
-        if isinstance(following, PReLU) and not isinstance(layer, Deconv2d):
-            steps.append((name + "+prelu", layer, following))
-            index += 2
-        else:
-            steps.append((name, layer, None))
-            index += 1
-    return steps
+    return 2.0 * layer.macs_per_input_pixel() * (h - 2 * border) * (length - 2 * border * batch)
 
 
 def profile_forward(model: FSRCNN, x: np.ndarray, repeat: int):
     """Time each step of ``FSRCNN.infer`` (a convolution with its fused PReLU) on its
-    real input, in the kernels' packed layout. Returns rows and the whole pass's time."""
+    real input, as ``infer`` runs it (``infer_packed``, bordered input, a kept
+    workspace). Returns rows and the whole pass's time."""
     model.infer(x)  # warm-up (compiles on first use)
     total = median_time(lambda: model.infer(x), repeat)
-    rows, batch, h = [], x.shape[0], pack(x)
-    for name, layer, prelu in inference_steps(model):
-        if isinstance(layer, Deconv2d):
-            size = (model.scale * h.shape[1], model.scale * h.shape[2] // batch)
-            if model.config["deconv_border"] == "replicate":
-                size = (size[0] - 2 * model.scale, size[1] - 2 * model.scale)
-            run = lambda: layer.forward_packed(h, batch, output_size=size)  # noqa: E731
-        elif prelu is not None:
-            run = lambda: layer.forward_packed(h, batch, prelu=prelu)  # noqa: E731
+    names = {id(layer): name for name, layer in model.named_layers}
+    steps = inference_steps(model.layers[:-1]) + [(model.deconv, None)]
+    rows, batch, workspace = [], x.shape[0], Workspace()
+    h, border = pack(x), 0
+    for index, (layer, prelu) in enumerate(steps):
+        if layer is model.deconv:
+            options = {"output_size": (model.scale * x.shape[2], model.scale * x.shape[3])}
         else:
-            run = lambda: layer.forward_packed(h, batch)  # noqa: E731
+            options = {"out_border": steps[index + 1][0].input_border()}
+            if prelu is not None:
+                options["prelu"] = prelu
+
+        def run(layer=layer, h=h, border=border, options=options):
+            return layer.infer_packed(h, batch, border, workspace, **options)
+
         seconds = median_time(run, repeat)
-        rows.append((name, seconds, layer_flops(layer, batch, h)))
-        h = run()
+        name = names[id(layer)] + ("" if prelu is None else "+prelu")
+        rows.append((name, seconds, layer_flops(layer, batch, h, border)))
+        h, border = run()
     return rows, total
 
 
@@ -170,7 +161,7 @@ def trick_ablations(d, s, m, scale, lr_size, batch, patch, repeat) -> str:
     """A markdown table: some of the fast kernels' tricks (``minisr/kernels/__init__.py``),
     each timed with and without it, everything else the same (fast kernels, float32;
     the sizes as for :func:`compare_kernels`)."""
-    from .kernels.conv import conv2d_backward_input, conv2d_forward, flip_transpose
+    from .kernels.conv import conv2d_forward, conv_transpose2d_forward, flip_transpose
 
     rng = np.random.default_rng(0)
     size = lr_size
@@ -181,7 +172,7 @@ def trick_ablations(d, s, m, scale, lr_size, batch, patch, repeat) -> str:
         with_it(), without_it()  # warm-up (compiles on first use)
         rows.append((trick, median_time(with_it, repeat), median_time(without_it, repeat)))
 
-    # Fused PReLU, padded outputs and a kept workspace (minisr/inference.py) vs forward().
+    # Fused PReLU, padded outputs and a kept workspace (the layers' infer_packed) vs forward().
     x = rng.random((1, 1, size, size), dtype=np.float32)
     compare(f"fused PReLU + padded outputs + workspace: infer() vs forward(), LR {size}x{size}",
             lambda: model.infer(x), lambda: model.forward(x, exact_size=True))
@@ -203,8 +194,8 @@ def trick_ablations(d, s, m, scale, lr_size, batch, patch, repeat) -> str:
     w = rng.normal(size=(s, s, 3, 3)).astype(np.float32)
     b = np.zeros(s, np.float32)
     compare(f"filter blocks: 3x3 convolution {s} -> {s} on {size}x{size}, 4 filters at a time vs 1",
-            lambda: conv2d_forward(hp, w, b, 1, 1),
-            lambda: [conv2d_forward(hp, w[f:f + 1], b[f:f + 1], 1, 1) for f in range(s)])
+            lambda: conv2d_forward(hp, w, b, 1, 0, False, 1),
+            lambda: [conv2d_forward(hp, w[f:f + 1], b[f:f + 1], 1, 0, False, 1) for f in range(s)])
 
     # Sub-pixel deconvolution vs the same stride-1 kernel on a zero-stuffed canvas.
     deconv, k = model.deconv, model.deconv.kernel_size
@@ -214,13 +205,13 @@ def trick_ablations(d, s, m, scale, lr_size, batch, patch, repeat) -> str:
     out, p = scale * size, deconv.padding
 
     def sub_pixel():
-        return conv2d_backward_input(h, wd, scale, out, out, 1, offset=p, bias=bd)
+        return conv_transpose2d_forward(h, wd, bd, scale, p, out, out, 1)
 
     def zero_stuffed():  # x at every s-th pixel of a zero canvas, padded by k - 1: s*s times the work
         stuffed = np.zeros((d, scale * (size - 1) + 1 + 2 * (k - 1), scale * (size - 1) + 1 + 2 * (k - 1)),
                            np.float32)
         stuffed[:, k - 1:k - 1 + scale * (size - 1) + 1:scale, k - 1:k - 1 + scale * (size - 1) + 1:scale] = h
-        full = conv2d_forward(stuffed, flip_transpose(wd), bd, 1, 1)
+        full = conv2d_forward(stuffed, flip_transpose(wd), bd, 1, 0, False, 1)
         return full[:, p:p + out, p:p + out]
 
     np.testing.assert_allclose(sub_pixel(), zero_stuffed(), rtol=1e-4, atol=1e-6)  # the same numbers

@@ -2,14 +2,13 @@
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from minisr import Conv2d, Deconv2d, Pad2d, PReLU
-from minisr.kernels.conv import (conv2d_backward_input, conv2d_forward, depth_to_space, space_to_depth,
-                                 subpixel_weights, subpixel_weights_inverse)
-from minisr.kernels.padding import pad2d, replicate_border
-from minisr.kernels.pointwise import pointwise
+from minisr.kernels.conv import (conv2d_backward_input, conv2d_forward, conv2d_prelu_forward, depth_to_space,
+                                 forward_stride1, space_to_depth, subpixel_weights, subpixel_weights_inverse)
+from minisr.kernels.padding import pad2d_forward, replicate_border
 from minisr.layers.base import pack, unpack
 from reference import conv_reference, deconv_reference, pad_reference, prelu_reference
 
@@ -31,8 +30,7 @@ def random_layer_params(layer, rng):
        dtype=st.sampled_from(DTYPES), seed=st.integers(0, 2**16))
 def test_conv_forward_matches_reference(n, c_in, c_out, k, h, w, pad_delta, mode, dtype, seed):
     pad = max(0, (k - 1) // 2 + pad_delta)
-    if h + 2 * pad < k or w + 2 * pad < k:
-        return  # no output; test_conv_too_small_input covers the error
+    assume(h + 2 * pad >= k and w + 2 * pad >= k)  # else no output: test_conv_too_small_input
     rng = np.random.default_rng(seed)
     layer = Conv2d(c_in, c_out, k, padding=pad, padding_mode=mode, dtype=dtype)
     random_layer_params(layer, rng)
@@ -46,13 +44,15 @@ def test_conv_forward_matches_reference(n, c_in, c_out, k, h, w, pad_delta, mode
 @given(h=st.integers(1, 12), w=st.integers(1, 12), c_in=st.integers(1, 6), c_out=st.integers(1, 6),
        seed=st.integers(0, 2**16))
 def test_pointwise_fast_path_equals_general_kernel(h, w, c_in, c_out, seed):
+    """A 1x1 convolution runs as a matrix product (pointwise.py); the general k x k
+    kernel gives the same numbers."""
     rng = np.random.default_rng(seed)
     layer = Conv2d(c_in, c_out, 1, dtype=np.float64)
     random_layer_params(layer, rng)
-    assert layer.is_pointwise
     x = rng.normal(size=(2, c_in, h, w))
-    general = unpack(conv2d_forward(pack(x), layer.weight.data, layer.bias.data, 1, 2), 2)
-    np.testing.assert_allclose(layer.forward(x), general, rtol=1e-12, atol=1e-12)
+    general = np.empty((c_out, h, w * 2))
+    forward_stride1(pack(x), layer.weight.data, layer.bias.data, 2, np.zeros(0), general, 0)
+    np.testing.assert_allclose(layer.forward(x), unpack(general, 2), rtol=1e-12, atol=1e-12)
 
 
 def test_pointwise_forward_long_rows_cross_block_boundaries():
@@ -69,8 +69,7 @@ def test_pointwise_forward_long_rows_cross_block_boundaries():
        k=st.integers(1, 9), stride=st.integers(1, 4), h=st.integers(1, 6), w=st.integers(1, 6),
        pad=st.integers(0, 4), dtype=st.sampled_from(DTYPES), seed=st.integers(0, 2**16))
 def test_deconv_forward_matches_reference(n, c_in, c_out, k, stride, h, w, pad, dtype, seed):
-    if stride * (h - 1) + k - 2 * pad < 1 or stride * (w - 1) + k - 2 * pad < 1:
-        return
+    assume(stride * (h - 1) + k - 2 * pad >= 1 and stride * (w - 1) + k - 2 * pad >= 1)
     rng = np.random.default_rng(seed)
     layer = Deconv2d(c_in, c_out, k, stride=stride, padding=pad, dtype=dtype)
     random_layer_params(layer, rng)
@@ -103,14 +102,13 @@ def test_deconv_rejects_output_size_beyond_canvas():
        seed=st.integers(0, 2**16))
 def test_strided_conv_kernel_matches_reference(stride, k, h, w, seed):
     """The strided forward kernel (the deconvolution's input gradient)."""
-    if h < k or w < k:
-        return
+    assume(h >= k and w >= k)
     rng = np.random.default_rng(seed)
     x = rng.normal(size=(2, 3, h, w))
     wt = rng.normal(size=(2, 3, k, k))
     b = rng.normal(size=2)
     full = conv_reference(x, wt, b, 0)
-    ours = unpack(conv2d_forward(pack(x), wt, b, stride, 2), 2)
+    ours = unpack(conv2d_forward(pack(x), wt, b, stride, 0, False, 2), 2)
     np.testing.assert_allclose(ours, full[:, :, ::stride, ::stride], rtol=1e-12, atol=1e-12)
 
 
@@ -120,9 +118,9 @@ def test_conv_input_gradient_kernel_is_the_adjoint_of_forward():
     for stride in (1, 2, 3):
         x = rng.normal(size=(2, 3, 11, 10))
         wt = rng.normal(size=(4, 3, 3, 3))
-        y = conv2d_forward(pack(x), wt, np.zeros(4), stride, 2)
+        y = conv2d_forward(pack(x), wt, np.zeros(4), stride, 0, False, 2)
         g = rng.normal(size=y.shape)
-        dx = conv2d_backward_input(g, wt, stride, 11, 10, 2)
+        dx = conv2d_backward_input(g, wt, stride, 0, False, 11, 10, 2)
         assert np.isclose(np.sum(y * g), np.sum(pack(x) * dx), rtol=1e-12)
 
 
@@ -208,24 +206,25 @@ def test_subpixel_weights_round_trip(k, stride):
 
 
 @pytest.mark.parametrize("pointwise_layer", [False, True])
+@pytest.mark.parametrize("fused", [False, True])
 @pytest.mark.parametrize("pad,batch,filters", [(0, 1, 5), (1, 2, 4), (2, 3, 9)])
-def test_forward_into_padded_output(pointwise_layer, pad, batch, filters):
-    """The forward kernels write the interior of a padded output and nothing else."""
+def test_forward_into_padded_output(pointwise_layer, fused, pad, batch, filters):
+    """Given an ``out`` buffer, the forward kernels write its centre and nothing else."""
     rng = np.random.default_rng(pad)
     k = 1 if pointwise_layer else 3
     x = rng.normal(size=(3, 6 + k - 1, (7 + k - 1) * batch))
     w = rng.normal(size=(filters, 3, k, k))
     b = rng.normal(size=filters)
     slopes = rng.uniform(0.1, 0.5, size=filters)
-    if pointwise_layer:
-        expected = pointwise(x, w[:, :, 0, 0], b, slopes, batch=batch)
-    else:
-        expected = conv2d_forward(x, w, b, 1, batch, slopes)
+
+    def forward(out=None):
+        if fused:
+            return conv2d_prelu_forward(x, w, b, slopes, 0, False, batch, out)
+        return conv2d_forward(x, w, b, 1, 0, False, batch, out)
+
+    expected = forward()
     out = np.full((filters, 6 + 2 * pad, (7 + 2 * pad) * batch), 7.0)
-    if pointwise_layer:
-        pointwise(x, w[:, :, 0, 0], b, slopes, out, pad, batch)
-    else:
-        conv2d_forward(x, w, b, 1, batch, slopes, out, pad)
+    assert forward(out) is out
     inside = out[:, pad:pad + 6, pad * batch:(pad + 7) * batch]
     np.testing.assert_array_equal(inside, expected)
     border = np.ones(out.shape, bool)
@@ -233,10 +232,17 @@ def test_forward_into_padded_output(pointwise_layer, pad, batch, filters):
     assert np.all(out[border] == 7.0)
 
 
+def test_forward_rejects_an_output_buffer_of_the_wrong_shape():
+    x = np.zeros((2, 5, 5), np.float32)
+    with pytest.raises(ValueError, match="out: a C-contiguous float32 buffer"):
+        conv2d_forward(x, np.zeros((3, 2, 3, 3), np.float32), np.zeros(3, np.float32), 1, 0, False, 1,
+                       np.zeros((3, 4, 5), np.float32))
+
+
 @pytest.mark.parametrize("pad,batch", [(1, 1), (2, 3), (4, 2)])
 def test_replicate_border_equals_replicate_padding(pad, batch):
     x = np.random.default_rng(0).normal(size=(2, 3, 5 * batch))
-    expected = pad2d(x, pad, True, batch)
-    out = pad2d(x, pad, False, batch)  # the interior in place, a zero border
+    expected = pad2d_forward(x, pad, True, batch)
+    out = pad2d_forward(x, pad, False, batch)  # the interior in place, a zero border
     replicate_border(out, pad, batch)
     np.testing.assert_array_equal(out, expected)

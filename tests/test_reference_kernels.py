@@ -24,8 +24,7 @@ from hypothesis import strategies as st
 from minisr import FSRCNN, Conv2d, Deconv2d, Pad2d, PReLU, mse_loss
 from minisr.gradcheck import check_layer
 from minisr.kernels import reference
-from minisr.kernels.conv import conv2d_backward_input, conv2d_backward_weight, conv2d_forward
-from minisr.kernels.padding import pad2d, pad2d_backward
+from minisr.kernels import conv as fast_kernels
 from minisr.layers.base import pack, unpack
 from minisr.optim import SGD, Adam
 
@@ -104,14 +103,49 @@ def test_strided_conv_kernels_fast_equal_reference(n, c_in, c_out, k, stride, h,
     wt = rng.normal(size=(c_out, c_in, k, k)).astype(dtype)
     b = rng.normal(size=c_out).astype(dtype)
     y_ref = reference.conv2d_forward(x, wt, b, stride, pad, replicate)
-    xp = pad2d(pack(x), pad, replicate, n)
-    assert_same(unpack(conv2d_forward(xp, wt, b, stride, n), n), y_ref, "forward")
+    assert_same(unpack(fast_kernels.conv2d_forward(pack(x), wt, b, stride, pad, replicate, n), n), y_ref, "forward")
     dy = rng.normal(size=y_ref.shape).astype(dtype)
-    dxp = conv2d_backward_input(pack(dy), wt, stride, h + 2 * pad, w + 2 * pad, n)
-    assert_same(unpack(pad2d_backward(dxp, pad, replicate, n), n),
+    assert_same(unpack(fast_kernels.conv2d_backward_input(pack(dy), wt, stride, pad, replicate, h, w, n), n),
                 reference.conv2d_backward_input(dy, wt, stride, pad, replicate, h, w), "input gradient")
-    assert_same(conv2d_backward_weight(pack(dy), xp, stride, k, n),
+    assert_same(fast_kernels.conv2d_backward_weight(pack(dy), pack(x), stride, pad, replicate, k, n),
                 reference.conv2d_backward_weight(dy, x, stride, pad, replicate, k), "weight gradient")
+    assert_same(fast_kernels.conv2d_backward_bias(pack(dy)), reference.conv2d_backward_bias(dy), "bias gradient")
+
+
+@given(n=st.integers(1, 3), c_in=st.integers(1, 4), c_out=st.integers(1, 6), k=st.sampled_from([1, 3, 5]),
+       h=st.integers(1, 7), w=st.integers(1, 7), pad=st.integers(0, 2), replicate=st.booleans(),
+       shared=st.booleans(), dtype=st.sampled_from(DTYPES), seed=st.integers(0, 2**16))
+def test_fused_conv_prelu_equals_the_two_references(n, c_in, c_out, k, h, w, pad, replicate, shared, dtype, seed):
+    """The inference kernel that applies the PReLU inside the convolution's pass."""
+    assume(h + 2 * pad >= k and w + 2 * pad >= k)
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, c_in, h, w)).astype(dtype)
+    wt = rng.normal(size=(c_out, c_in, k, k)).astype(dtype)
+    b = rng.normal(size=c_out).astype(dtype)
+    slopes = rng.uniform(0, 0.5, size=1 if shared else c_out).astype(dtype)
+    expected = reference.prelu_forward(reference.conv2d_forward(x, wt, b, 1, pad, replicate), slopes)
+    assert_same(unpack(fast_kernels.conv2d_prelu_forward(pack(x), wt, b, slopes, pad, replicate, n), n), expected)
+
+
+@given(n=st.integers(1, 3), c_in=st.integers(1, 3), c_out=st.integers(1, 5), k=st.integers(1, 9),
+       stride=st.integers(1, 4), h=st.integers(1, 6), w=st.integers(1, 6), pad=st.integers(0, 4),
+       dtype=st.sampled_from(DTYPES), seed=st.integers(0, 2**16))
+def test_transposed_conv_kernels_fast_equal_reference(n, c_in, c_out, k, stride, h, w, pad, dtype, seed):
+    """The transposed convolution's three kernels, called as the layer calls them."""
+    out_h, out_w = stride * (h - 1) + k - 2 * pad, stride * (w - 1) + k - 2 * pad
+    assume(out_h >= 1 and out_w >= 1)
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, c_in, h, w)).astype(dtype)
+    wt = rng.normal(size=(c_in, c_out, k, k)).astype(dtype)
+    b = rng.normal(size=c_out).astype(dtype)
+    y_ref = reference.conv_transpose2d_forward(x, wt, b, stride, pad, out_h, out_w)
+    assert_same(unpack(fast_kernels.conv_transpose2d_forward(pack(x), wt, b, stride, pad, out_h, out_w, n), n), y_ref,
+                "forward")
+    dy = rng.normal(size=y_ref.shape).astype(dtype)
+    assert_same(unpack(fast_kernels.conv_transpose2d_backward_input(pack(dy), wt, stride, pad, h, w, n), n),
+                reference.conv_transpose2d_backward_input(dy, wt, stride, pad, h, w), "input gradient")
+    assert_same(fast_kernels.conv_transpose2d_backward_weight(pack(dy), pack(x), stride, pad, k, n),
+                reference.conv_transpose2d_backward_weight(dy, x, stride, pad, k), "weight gradient")
 
 
 @given(n=st.integers(1, 3), c_in=st.integers(1, 4), c_out=st.integers(1, 5), k=st.integers(1, 9),

@@ -60,9 +60,10 @@ and 1214 ms with the reference kernels (38x), a training step 23 ms and 701 ms (
    phases. Measured against the textbook alternative, the same stride-1 kernel on a
    zero-stuffed HR canvas (x at every s-th pixel, s*s times the multiply-adds, most of
    them by zero): 9x9 stride 3, 56 -> 1 channels on 253x253, 13 ms vs 125 ms: 9.3x.
-6. **Fused PReLU and padded outputs** (``minisr/inference.py``, ``FSRCNN.infer``, fast
-   kernels only). Each convolution applies its PReLU to an output row while the row is
-   still in cache, writes straight into the interior of the next layer's padded input
+6. **Fused PReLU and padded outputs** (``conv.conv2d_prelu_forward`` and the ``out``
+   buffer of ``conv.conv2d_forward``, planned by each layer's ``infer_packed``;
+   ``FSRCNN.infer``, fast kernels only). Each convolution applies its PReLU to an
+   output row while the row is still in cache, writes straight into the interior of the next layer's padded input
    (so no layer pads a copy of its input), and those arrays are kept for the next call
    of the same size. Measured together: ``infer`` 33 ms, ``forward(x,
    exact_size=True)`` on the same fast kernels 67 ms: 2.0x. On the reference kernels

@@ -10,9 +10,18 @@ Notation: padded input ``xp`` (C, Hp, Wp*N) in the batch-packed layout (see
     weight grad:  dw[f, c, i, j] = sum_{n, y, x} dout[f, y, x] * xp[c, s*y + i, s*x + j]
 
 The transposed convolution (``Deconv2d``) is the same trio read backwards: its forward
-pass is :func:`conv2d_backward_input` and its input gradient is :func:`conv2d_forward`
-("DeconvolutionLayer is ConvolutionLayer with the forward and backward passes
-reversed", Caffe).
+pass is the convolution's input gradient and its input gradient is a strided
+convolution ("DeconvolutionLayer is ConvolutionLayer with the forward and backward
+passes reversed", Caffe).
+
+The functions the layers call are at the end of this file, under the names of
+``reference.py`` and with its arguments (on batch-packed arrays, hence ``batch``; the
+forward passes also take an optional ``out`` buffer for inference):
+:func:`conv2d_forward`, :func:`conv2d_prelu_forward`, :func:`conv2d_backward_input`,
+:func:`conv2d_backward_weight`, :func:`conv2d_backward_bias`,
+:func:`conv_transpose2d_forward`, :func:`conv_transpose2d_backward_input`,
+:func:`conv_transpose2d_backward_weight`. Above them: the two Numba kernels that do
+the work, and the sub-pixel reshuffles.
 
 How the work reduces to two fast stride-1 kernels
 -------------------------------------------------
@@ -35,7 +44,7 @@ multiply-adds; the forward pass also adds up to three taps of a kernel row per
 sweep along the row, sums each output row in a small scratch array over a whole
 number of SIMD vectors (no scalar remainder loop: a 253-wide row cost a quarter more
 without this), and writes the finished row, PReLU applied, into the interior of a
-padded output if asked (inference: ``minisr/inference.py``). Every ``prange`` runs
+padded output if asked (inference: each layer's ``infer_packed``). Every ``prange`` runs
 over work that owns its output: output rows (forward), filter groups (weight
 gradient).
 """
@@ -43,6 +52,8 @@ gradient).
 import numpy as np
 
 from .._jit import kernel, prange
+from .padding import pad2d_backward, pad2d_forward
+from .pointwise import pointwise_backward_weight, pointwise_forward
 
 FILTER_BLOCK = 4  # filters computed together by the fast kernels
 LANES = 16  # sweeps of the forward kernel run over a multiple of this many values
@@ -285,23 +296,13 @@ def flip_transpose(w):
     return np.ascontiguousarray(w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3))
 
 
-def _zero_pad(x, pad, batch):
-    c, h, length = x.shape
-    out = np.zeros((c, h + 2 * pad, length + 2 * pad * batch), x.dtype)
-    out[:, pad:pad + h, pad * batch:pad * batch + length] = x
-    return out
-
-
-def _forward_any_filters(xp, w, b, batch, slopes=None, out=None, pad=0):
-    """:func:`forward_stride1` into ``out`` (a new array if None, then ``pad`` = 0)."""
-    slopes = np.zeros(0, xp.dtype) if slopes is None else np.ascontiguousarray(slopes, xp.dtype)
-    if out is None:
-        ksize = w.shape[2]
-        out = np.empty((w.shape[0], xp.shape[1] - ksize + 1, xp.shape[2] - (ksize - 1) * batch), xp.dtype)
-        pad = 0
-    forward_stride1(np.ascontiguousarray(xp), np.ascontiguousarray(w), np.ascontiguousarray(b),
-                    batch, slopes, out, pad)
-    return out
+def subpixel_kernel(w, stride):
+    """The transposed convolution with weights ``w`` (C_in, C_out, K, K) and stride s as a
+    stride-1 convolution on the LR grid: (C_out*s*s, C_in, T, T) weights, T = ceil(K/s),
+    one group of C_out filters per output phase (``subpixel_weights``, then flipped and
+    transposed as for an input gradient). Its output, of the input zero-padded by T - 1,
+    interleaved by :func:`depth_to_space`, is the transposed convolution's canvas."""
+    return flip_transpose(subpixel_weights(w, stride))
 
 
 def _weight_grad_any_filters(dout, xp, ksize, batch):
@@ -312,64 +313,149 @@ def _weight_grad_any_filters(dout, xp, ksize, batch):
     return weight_grad_stride1(dout, xp, ksize, batch)[:filters]
 
 
-# ----------------------------------------------------------------------- the three kernels
-def conv2d_forward(xp, w, b, stride, batch, slopes=None, out=None, pad=0):
-    """Convolution of a padded input. xp (C, Hp, Wp*N), w (F, C, K, K), b (F,)
-    -> out (F, Ho, Wo*N), ``Ho = (Hp - K) // stride + 1`` (same for W).
-    Stride 1 only: ``slopes`` fuses a PReLU into the pass; ``out`` (F, Ho + 2*pad,
-    (Wo + 2*pad)*N) receives the result in its interior (see :func:`forward_stride1`)."""
-    if stride == 1:
-        return _forward_any_filters(xp, w, b, batch, slopes, out, pad)
-    if out is not None or slopes is not None:
-        raise ValueError("conv2d_forward: out and slopes are for stride 1 only")
-    ksize = w.shape[2]
-    out_h = (xp.shape[1] - ksize) // stride + 1
-    out_w = (xp.shape[2] // batch - ksize) // stride + 1
-    phases = space_to_depth(xp, stride, batch)
-    out = _forward_any_filters(phases, subpixel_weights(w, stride), b, batch)
-    return np.ascontiguousarray(out[:, :out_h, :out_w * batch])
+def _output_buffer(out, filters, out_h, out_len, batch, dtype):
+    """``out`` checked as a (F, Ho + 2q, (Wo + 2q)*N) buffer for a (F, Ho, Wo*N) result,
+    and q; a new (F, Ho, Wo*N) array and q = 0 if ``out`` is None."""
+    if out is None:
+        return np.empty((filters, out_h, out_len), dtype), 0
+    border = (out.shape[1] - out_h) // 2
+    if (out.shape != (filters, out_h + 2 * border, out_len + 2 * border * batch) or border < 0
+            or out.dtype != dtype or not out.flags.c_contiguous):
+        raise ValueError(f"out: a C-contiguous {np.dtype(dtype)} buffer of shape (F, Ho + 2q, (Wo + 2q)*N) "
+                         f"for a {(filters, out_h, out_len)} result, got {out.shape} {out.dtype}")
+    return out, border
 
 
-def conv2d_backward_input(dout, w, stride, padded_h, padded_w, batch, offset=0, bias=None,
-                          dout_padded=False, work=None):
-    """Gradient of :func:`conv2d_forward` with respect to its padded input.
+# ------------------------------------------------------------- the kernels layers call
+# Each takes the arguments of its namesake in ``reference.py`` (on batch-packed arrays,
+# hence ``batch``), plus an optional ``out`` buffer for inference.
 
-    dout (F, Ho, Wo*N), w (F, C, K, K) -> dxp (C, padded_h, padded_w*N), where
-    ``dxp[c, s*y + i, s*x + j] += w[f, c, i, j] * dout[f, y, x]``.
+def conv2d_forward(x, w, b, stride, pad, replicate, batch, out=None):
+    """Convolution: x (C, H, W*N), w (F, C, K, K), b (F,) -> (F, Ho, Wo*N) with
+    ``Ho = (H + 2*pad - K) // stride + 1`` (same for W); ``reference.conv2d_forward``.
 
-    For the deconvolution, ``offset`` crops: the result starts at pixel
-    (offset, offset) of the full gradient; ``bias`` (C,) is added to every pixel.
-    Inference passes ``dout`` already zero-padded by ``T - 1`` pixels
-    (``dout_padded=True``, T = ceil(K / stride)) and ``work``, a reused array for the
-    (C*s*s, Ho + T - 1, (Wo + T - 1)*N) sub-pixel result.
+    ``out`` (stride 1 only): a zero-bordered (F, Ho + 2q, (Wo + 2q)*N) buffer; the
+    result is written into its centre and its q-pixel border left untouched, so a layer
+    can hand the next layer its input already padded (inference).
     """
-    channels = w.shape[1]
-    bias = np.zeros(channels, dout.dtype) if bias is None else bias
-    if stride > 1:
-        w = subpixel_weights(w, stride)
-        bias = np.repeat(bias, stride * stride)  # every phase of channel c gets b[c]
-    taps = w.shape[2]
-    padded = dout if dout_padded else _zero_pad(dout, taps - 1, batch)
-    grad = _forward_any_filters(padded, flip_transpose(w), bias, batch, out=work)
-    if stride > 1:
-        return depth_to_space(grad, stride, batch, padded_h, padded_w, offset)
-    if offset or grad.shape[1] != padded_h:
-        grad = np.ascontiguousarray(grad[:, offset:offset + padded_h,
-                                         offset * batch:(offset + padded_w) * batch])
-    return grad
+    return _conv2d_stride1_or_s(x, w, b, np.zeros(0, x.dtype), stride, pad, replicate, batch, out)
 
 
-def conv2d_backward_weight(dout, xp, stride, ksize, batch):
-    """Gradient of :func:`conv2d_forward` with respect to its weights.
+def conv2d_prelu_forward(x, w, b, slopes, pad, replicate, batch, out=None):
+    """Stride-1 convolution with a PReLU fused into the pass (inference): the numbers of
+    ``reference.prelu_forward(reference.conv2d_forward(x, w, b, 1, pad, replicate), slopes)``,
+    each output row activated while it is still in cache. ``slopes`` (F,) or (1,);
+    ``out`` as in :func:`conv2d_forward`."""
+    slopes = np.ascontiguousarray(slopes, x.dtype)
+    return _conv2d_stride1_or_s(x, w, b, slopes, 1, pad, replicate, batch, out)
 
-    dout (F, Ho, Wo*N), xp (C, Hp, Wp*N) -> dw (F, C, K, K),
-    ``dw[f, c, i, j] = sum_{n, y, x} dout[f, y, x] * xp[c, s*y + i, s*x + j]``.
-    """
+
+def _conv2d_stride1_or_s(x, w, b, slopes, stride, pad, replicate, batch, out):
+    filters, _, ksize, _ = w.shape
+    xp = pad2d_forward(x, pad, replicate, batch) if pad else np.ascontiguousarray(x)
+    b = np.ascontiguousarray(b, x.dtype)
+    if stride > 1:  # stride 1 on the s*s phases of the input (module docstring)
+        if out is not None:
+            raise ValueError("conv2d_forward: out is for stride 1 only")
+        out_h = (xp.shape[1] - ksize) // stride + 1
+        out_w = (xp.shape[2] // batch - ksize) // stride + 1
+        phases = space_to_depth(xp, stride, batch)
+        y = _conv2d_stride1_or_s(phases, subpixel_weights(w, stride), b, slopes, 1, 0, False, batch, None)
+        return np.ascontiguousarray(y[:, :out_h, :out_w * batch])
+    out_h, out_len = xp.shape[1] - ksize + 1, xp.shape[2] - (ksize - 1) * batch
+    out, border = _output_buffer(out, filters, out_h, out_len, batch, x.dtype)
+    if ksize == 1:  # a matrix product over channels (pointwise.py)
+        pointwise_forward(xp, np.ascontiguousarray(w.reshape(filters, -1)), b, slopes, out, border, batch)
+    else:
+        forward_stride1(xp, np.ascontiguousarray(w), b, batch, slopes, out, border)
+    return out
+
+
+def conv2d_backward_input(dy, w, stride, pad, replicate, height, width, batch):
+    """Gradient of :func:`conv2d_forward` with respect to x: dy (F, Ho, Wo*N),
+    w (F, C, K, K) -> dx (C, height, width*N), the scatter
+    ``dxp[c, s*i + u, s*j + v] += w[f, c, u, v] * dy[f, i, j]`` folded back through the
+    padding; ``reference.conv2d_backward_input``. The scatter is the transposed
+    convolution of dy (the same weights, the canvas cropped to the padded input)."""
+    no_bias = np.zeros(w.shape[1], dy.dtype)
+    dxp = conv_transpose2d_forward(dy, w, no_bias, stride, 0, height + 2 * pad, width + 2 * pad, batch)
+    return pad2d_backward(dxp, pad, replicate, batch) if pad else dxp
+
+
+def conv2d_backward_weight(dy, x, stride, pad, replicate, ksize, batch):
+    """Gradient of :func:`conv2d_forward` with respect to w: dy (F, Ho, Wo*N),
+    x (C, H, W*N) -> dw (F, C, K, K),
+    ``dw[f, c, u, v] = sum_{n, i, j} dy[f, i, j] * xp[c, s*i + u, s*j + v]``;
+    ``reference.conv2d_backward_weight``."""
+    xp = pad2d_forward(x, pad, replicate, batch) if pad else np.ascontiguousarray(x)
+    filters, channels = dy.shape[0], xp.shape[0]
+    if ksize == 1 and stride == 1:  # dw = dy @ x.T over every pixel (pointwise.py)
+        dw = pointwise_backward_weight(np.ascontiguousarray(dy).reshape(filters, -1), xp.reshape(channels, -1))
+        return dw.reshape(filters, channels, 1, 1)
     if stride == 1:
-        return _weight_grad_any_filters(dout, xp, ksize, batch)
+        return _weight_grad_any_filters(np.ascontiguousarray(dy), xp, ksize, batch)
     taps = -(-ksize // stride)
     phases = space_to_depth(xp, stride, batch)
-    return subpixel_weights_inverse(_weight_grad_any_filters(dout, phases, taps, batch), stride, ksize)
+    return subpixel_weights_inverse(_weight_grad_any_filters(np.ascontiguousarray(dy), phases, taps, batch),
+                                    stride, ksize)
+
+
+def conv2d_backward_bias(dy):
+    """Bias gradient (of a convolution or a transposed convolution): dy (F, H, W*N) ->
+    (F,), ``db[f] = sum of dy[f]``; ``reference.conv2d_backward_bias``."""
+    return channel_sum(np.ascontiguousarray(dy).reshape(dy.shape[0], -1))
+
+
+def conv_transpose2d_forward(x, w, b, stride, pad, out_h, out_w, batch):
+    """Transposed convolution: x (C_in, H, W*N), w (C_in, C_out, K, K), b (C_out,) ->
+    (C_out, out_h, out_w*N), the canvas ``full[o, s*i + u, s*j + v] += w[c, o, u, v] *
+    x[c, i, j]`` cropped from (pad, pad), plus b; ``reference.conv_transpose2d_forward``.
+
+    Computed on the LR grid: s*s stride-1 convolutions of x zero-padded by T - 1
+    (T = ceil(K/s) taps), one per output phase, whose outputs interleave
+    (:func:`subpixel_kernel`, :func:`depth_to_space`).
+    """
+    taps = -(-w.shape[2] // stride)
+    phase_bias = np.repeat(np.asarray(b, x.dtype), stride * stride)  # every phase of o gets b[o]
+    phases = conv2d_forward(x, subpixel_kernel(w, stride), phase_bias, 1, taps - 1, False, batch)
+    return interleave_phases(phases, stride, batch, out_h, out_w, pad)
+
+
+def interleave_phases(phases, stride, batch, out_h, out_w, offset):
+    """The (C*s*s, H', W'*N) phase outputs of :func:`subpixel_kernel` as the
+    (C, out_h, out_w*N) canvas crop that starts at (offset, offset)."""
+    if stride == 1 and offset == 0 and phases.shape[1:] == (out_h, out_w * batch):
+        return phases  # one phase: already the canvas (a convolution's input gradient)
+    return depth_to_space(phases, stride, batch, out_h, out_w, offset)
+
+
+def uncrop(dy, pad, canvas_h, canvas_w, batch):
+    """Gradient of the crop of :func:`conv_transpose2d_forward`: dy (C_out, out_h,
+    out_w*N) put back at (pad, pad) of a zero (C_out, canvas_h, canvas_w*N) canvas."""
+    canvas = np.zeros((dy.shape[0], canvas_h, canvas_w * batch), dy.dtype)
+    canvas[:, pad:pad + dy.shape[1], pad * batch:pad * batch + dy.shape[2]] = dy
+    return canvas
+
+
+def conv_transpose2d_backward_input(dy, w, stride, pad, height, width, batch):
+    """Gradient of :func:`conv_transpose2d_forward` with respect to x: dy (C_out, out_h,
+    out_w*N) -> dx (C_in, height, width*N),
+    ``dx[c, i, j] = sum_{o, u, v} w[c, o, u, v] * dfull[o, s*i + u, s*j + v]``: the
+    stride-s convolution of the uncropped gradient; ``reference.conv_transpose2d_backward_input``."""
+    ksize = w.shape[2]
+    canvas = uncrop(dy, pad, stride * (height - 1) + ksize, stride * (width - 1) + ksize, batch)
+    return conv2d_forward(canvas, w, np.zeros(w.shape[0], dy.dtype), stride, 0, False, batch)
+
+
+def conv_transpose2d_backward_weight(dy, x, stride, pad, ksize, batch):
+    """Gradient of :func:`conv_transpose2d_forward` with respect to w: dy (C_out, out_h,
+    out_w*N), x (C_in, H, W*N) -> dw (C_in, C_out, K, K),
+    ``dw[c, o, u, v] = sum_{n, i, j} x[c, i, j] * dfull[o, s*i + u, s*j + v]``: the
+    convolution's weight gradient with x as the upstream gradient;
+    ``reference.conv_transpose2d_backward_weight``."""
+    height, width = x.shape[1], x.shape[2] // batch
+    canvas = uncrop(dy, pad, stride * (height - 1) + ksize, stride * (width - 1) + ksize, batch)
+    return conv2d_backward_weight(x, canvas, stride, 0, False, ksize, batch)
 
 
 @kernel

@@ -15,7 +15,7 @@ from .._jit import kernel, prange
 
 
 @kernel
-def pad2d(x, pad, replicate, batch):
+def pad2d_forward(x, pad, replicate, batch):
     """Pad ``x`` (C, H, W*N) by ``pad`` pixels on every side -> (C, H+2p, (W+2p)*N)."""
     channels, height, length = x.shape
     width = length // batch
@@ -43,7 +43,7 @@ def pad2d(x, pad, replicate, batch):
 
 @kernel
 def pad2d_backward(dxp, pad, replicate, batch):
-    """Gradient of :func:`pad2d`: (C, H+2p, (W+2p)*N) -> (C, H, W*N).
+    """Gradient of :func:`pad2d_forward`: (C, H+2p, (W+2p)*N) -> (C, H, W*N).
 
     Zeros: the centre crop. Replicate: every padded pixel's gradient is added to the
     border pixel it copied. Tasks own output rows; each gathers the padded rows that
@@ -78,7 +78,7 @@ def pad2d_backward(dxp, pad, replicate, batch):
 @kernel
 def replicate_border(xp, pad, batch):
     """In place: fill the ``pad``-pixel border of ``xp`` (C, H+2p, (W+2p)*N) by repeating
-    the edge pixels of its interior, as :func:`pad2d` with ``replicate`` does (inference
+    the edge pixels of its interior, as :func:`pad2d_forward` with ``replicate`` does (inference
     writes a layer's output straight into the interior of its successor's padded input)."""
     channels, padded_h, padded_len = xp.shape
     height = padded_h - 2 * pad

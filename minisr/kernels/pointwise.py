@@ -94,16 +94,6 @@ def pointwise_forward(x, w, b, slopes, out, pad, batch):
                     dst[p] = v if v > 0 else slope * v
 
 
-def pointwise(x, w, b, slopes=None, out=None, pad=0, batch=1):
-    """:func:`pointwise_forward` into ``out`` (a new (F, H, L) array if None)."""
-    slopes = np.zeros(0, x.dtype) if slopes is None else slopes
-    if out is None:
-        out = np.empty((w.shape[0],) + x.shape[1:], x.dtype)
-        pad = 0
-    pointwise_forward(np.ascontiguousarray(x), w, b, slopes, out, pad, batch)
-    return out
-
-
 @kernel
 def pointwise_backward_weight(dout, x):
     """dout (F, P), x (C, P) -> dw (F, C), ``dw[f, c] = sum_p dout[f, p] x[c, p]``."""

@@ -3,12 +3,11 @@
 import numpy as np
 
 from ..kernels import reference
-from ..kernels.conv import (channel_sum, conv2d_backward_input, conv2d_backward_weight,
-                            conv2d_forward)
-from ..kernels.padding import pad2d, pad2d_backward
-from ..kernels.pointwise import pointwise, pointwise_backward_weight
+from ..kernels.conv import (conv2d_backward_bias, conv2d_backward_input, conv2d_backward_weight,
+                            conv2d_forward, conv2d_prelu_forward)
+from ..kernels.padding import pad2d_forward, replicate_border
 from ..shapes import conv_out_size
-from .base import Layer, Parameter, pack, require_forward, unpack
+from .base import Layer, check_at_least, pack, require_forward, unpack
 from .padding import check_padding_mode
 
 
@@ -31,8 +30,8 @@ class Conv2d(Layer):
 
     Reference kernels (``kernels="reference"``): :func:`minisr.kernels.reference.conv2d_forward`,
     ``conv2d_backward_input``, ``conv2d_backward_weight``, ``conv2d_backward_bias``.
-    Fast kernels: ``kernels/conv.py``; a 1x1 convolution without padding takes its own
-    fast path, a matrix product over channels (``kernels/pointwise.py``).
+    Fast kernels: the same names in ``kernels/conv.py`` (a 1x1 convolution runs there
+    as a matrix product over channels, ``kernels/pointwise.py``).
 
     Parameters: ``weight`` (C_out, C_in, k, k), He-initialised (Gaussian, std
     ``sqrt(2 / fan_in)``, ``fan_in = C_in * k * k``, drawn from ``seed``: an int or a
@@ -45,97 +44,92 @@ class Conv2d(Layer):
         super().__init__(kernels)
         if kernel_size < 1 or kernel_size % 2 == 0:
             raise ValueError(f"kernel_size must be a positive odd number, got {kernel_size}")
-        if padding < 0:
-            raise ValueError(f"padding must be >= 0, got {padding}")
+        check_at_least(padding=(padding, 0))
         self.in_channels = in_channels
         self.out_channels = out_channels
         self.kernel_size = kernel_size
         self.padding = padding
         self.padding_mode = padding_mode
         self._replicate = check_padding_mode(padding_mode)
-        self.has_bias = bias
-        shape = (out_channels, in_channels, kernel_size, kernel_size)
         std = np.sqrt(2.0 / (in_channels * kernel_size ** 2))  # He et al. 2015, for ReLU
-        self.weight = Parameter(np.random.default_rng(seed).normal(0.0, std, shape).astype(dtype))
-        self.params = {"weight": self.weight}
-        if bias:
-            self.bias = Parameter(np.zeros(out_channels, dtype))
-            self.params["bias"] = self.bias
-        self._cache = None  # the (padded) packed input: the weight gradient needs it
+        self.init_parameters((out_channels, in_channels, kernel_size, kernel_size), std, bias, dtype, seed)
+        self._cache = None  # the packed input (padded, on the fast kernels): the weight gradient needs it
 
-    @property
-    def is_pointwise(self) -> bool:
-        return self.kernel_size == 1 and self.padding == 0
-
-    def _bias_or_zeros(self):
-        if self.has_bias:
-            return self.bias.data
-        return np.zeros(self.out_channels, self.weight.data.dtype)
-
-    def forward_packed(self, x, batch, prelu=None):
-        """x (C_in, H, W*N) -> (C_out, H', W'*N), batch-packed.
-
-        ``prelu``: a PReLU layer to fuse into this pass (inference only: nothing is
-        kept for backward, and the output is the activation).
-        """
-        _, height, length = x.shape
+    def _check_size(self, height, width):
         conv_out_size(height, self.kernel_size, 1, self.padding)  # raises if too small
-        conv_out_size(length // batch, self.kernel_size, 1, self.padding)
+        conv_out_size(width, self.kernel_size, 1, self.padding)
+
+    def forward_packed(self, x, batch):
+        """x (C_in, H, W*N) -> (C_out, H', W'*N), batch-packed."""
+        self._check_size(x.shape[1], x.shape[2] // batch)
         self._batch = batch
         if self.use_reference_kernels:
-            return pack(self._forward_reference(unpack(x, batch), prelu))
-        slopes = np.zeros(0, x.dtype) if prelu is None else prelu.slope.data
-        if self.is_pointwise:
-            w = self.weight.data.reshape(self.out_channels, self.in_channels)
-            self._cache = x if prelu is None else None
-            return pointwise(x, w, self._bias_or_zeros(), slopes, batch=batch)
-        xp = pad2d(x, self.padding, self._replicate, batch) if self.padding else x
-        self._cache = xp if prelu is None else None
-        return conv2d_forward(xp, self.weight.data, self._bias_or_zeros(), 1, batch, slopes)
+            self._cache = x  # the weight gradient needs the input
+            return pack(reference.conv2d_forward(unpack(x, batch), self.weight.data, self.bias_or_zeros(), 1,
+                                                 self.padding, self._replicate))
+        # Padded here rather than in the kernel, so that the weight gradient finds it padded.
+        xp = pad2d_forward(x, self.padding, self._replicate, batch) if self.padding else x
+        self._cache = xp  # the weight gradient needs the (padded) input
+        return conv2d_forward(xp, self.weight.data, self.bias_or_zeros(), 1, 0, False, batch)
 
     def backward_packed(self, dout, input_grad=True):
         """dout (C_out, H', W'*N) -> dx (C_in, H, W*N) (None if not ``input_grad``)."""
-        xp = require_forward(self._cache, repr(self))
-        batch = self._batch
+        cached, batch = require_forward(self._cache, repr(self)), self._batch
         if self.use_reference_kernels:
-            dx = self._backward_reference(unpack(dout, batch), input_grad)
-            return None if dx is None else pack(dx)
+            return self._backward_reference(cached, dout, batch, input_grad)
         if self.has_bias:
-            self.bias.grad += channel_sum(dout.reshape(self.out_channels, -1))
-        if self.is_pointwise:
-            flat_dout = dout.reshape(self.out_channels, -1)
-            dw = pointwise_backward_weight(flat_dout, xp.reshape(self.in_channels, -1))
-            self.weight.grad += dw.reshape(self.weight.shape)
-            if not input_grad:
-                return None
-            w_t = np.ascontiguousarray(self.weight.data.reshape(self.out_channels, self.in_channels).T)
-            return pointwise(dout, w_t, np.zeros(self.in_channels, xp.dtype), batch=batch)
-        self.weight.grad += conv2d_backward_weight(dout, xp, 1, self.kernel_size, batch)
+            self.bias.grad += conv2d_backward_bias(dout)
+        self.weight.grad += conv2d_backward_weight(dout, cached, 1, 0, False, self.kernel_size, batch)
         if not input_grad:
             return None
-        dxp = conv2d_backward_input(dout, self.weight.data, 1, xp.shape[1], xp.shape[2] // batch, batch)
-        return pad2d_backward(dxp, self.padding, self._replicate, batch) if self.padding else dxp
+        height, width = cached.shape[1] - 2 * self.padding, cached.shape[2] // batch - 2 * self.padding
+        return conv2d_backward_input(dout, self.weight.data, 1, self.padding, self._replicate, height, width,
+                                     batch)
 
-    # The reference path: the formulas of the docstring, on (N, C, H, W) arrays.
-    def _forward_reference(self, x, prelu=None):
-        y = reference.conv2d_forward(x, self.weight.data, self._bias_or_zeros(), 1, self.padding,
-                                     self._replicate)
-        if prelu is None:
-            self._cache = x  # the weight gradient needs the input
-            return y
-        self._cache = None  # fused with a PReLU: inference, nothing kept for backward
-        return reference.prelu_forward(y, prelu.slope.data)
-
-    def _backward_reference(self, dy, input_grad=True):
-        x = self._cache
+    def _backward_reference(self, x, dout, batch, input_grad):
+        """The same gradients from ``reference.py``, on (N, C, H, W) arrays."""
+        x, dy = unpack(x, batch), unpack(dout, batch)
         if self.has_bias:
             self.bias.grad += reference.conv2d_backward_bias(dy)
         self.weight.grad += reference.conv2d_backward_weight(dy, x, 1, self.padding, self._replicate,
                                                              self.kernel_size)
         if not input_grad:
             return None
-        return reference.conv2d_backward_input(dy, self.weight.data, 1, self.padding, self._replicate,
-                                               x.shape[2], x.shape[3])
+        return pack(reference.conv2d_backward_input(dy, self.weight.data, 1, self.padding, self._replicate,
+                                                    x.shape[2], x.shape[3]))
+
+    # Inference (``FSRCNN.infer``): nothing kept for backward, the PReLU after this layer
+    # fused into the pass, the output written already padded for the next layer.
+    def input_border(self):
+        """(pixels, replicate): the border :meth:`infer_packed` can take ready-made around
+        its input (its own padding), so the layer before writes its output into it."""
+        return self.padding, self._replicate
+
+    def infer_packed(self, x, batch, border, workspace, out_border=(0, False), prelu=None):
+        """Inference: x (C_in, H + 2b, (W + 2b)*N), ``border`` b = 0 or this layer's
+        padding (already around x) -> (y, q): y (C_out, H' + 2q, (W' + 2q)*N), the
+        output with ``out_border`` = (q pixels, replicate?) around it, in an array of
+        ``workspace`` (reused by the next call of the same size). ``prelu``: the PReLU
+        layer that follows, applied in the same pass."""
+        if self.use_reference_kernels:  # the formulas, one after the other
+            y = self.forward_packed(x, batch)
+            return (y if prelu is None else prelu.forward_packed(y, batch)), 0
+        pad = 0 if border else self.padding  # x arrives padded, or the kernel pads it
+        if border and border != self.padding:
+            raise ValueError(f"{self!r}: input border {border}, expected {self.padding}")
+        self._check_size(x.shape[1] - 2 * border, x.shape[2] // batch - 2 * border)
+        q, replicate = out_border
+        k = self.kernel_size
+        out_h, out_len = x.shape[1] + 2 * pad - k + 1, x.shape[2] + (2 * pad - k + 1) * batch
+        out = workspace.array(self, (self.out_channels, out_h + 2 * q, out_len + 2 * q * batch), x.dtype)
+        if prelu is None:
+            conv2d_forward(x, self.weight.data, self.bias_or_zeros(), 1, pad, self._replicate, batch, out)
+        else:
+            conv2d_prelu_forward(x, self.weight.data, self.bias_or_zeros(), prelu.slope.data, pad,
+                                 self._replicate, batch, out)
+        if replicate and q:
+            replicate_border(out, q, batch)
+        return out, q
 
     def output_shape(self, input_shape):
         n, _, h, w = input_shape

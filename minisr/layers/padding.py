@@ -3,7 +3,7 @@ authors' released models, whose test code pads the deconvolution's input by one
 replicated pixel)."""
 
 from ..kernels import reference
-from ..kernels.padding import pad2d, pad2d_backward
+from ..kernels.padding import pad2d_backward, pad2d_forward
 from .base import Layer, pack, unpack
 
 PADDING_MODES = ("zeros", "replicate")
@@ -43,7 +43,7 @@ class Pad2d(Layer):
         self._batch = batch
         if self.use_reference_kernels:
             return pack(reference.pad2d_forward(unpack(x, batch), self.pad, self._replicate))
-        return pad2d(x, self.pad, self._replicate, batch)
+        return pad2d_forward(x, self.pad, self._replicate, batch)
 
     def backward_packed(self, dout, input_grad=True):
         if self.use_reference_kernels:
