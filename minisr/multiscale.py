@@ -13,16 +13,18 @@ The deconvolution is 81d of the 9ms^2 + 2sd + 106d multiply-adds per LR pixel, s
 for FSRCNN(56, 12, 4) three scales cost about 1.5 times one scale instead of 3.
 
     multi = MultiScaleFSRCNN.from_models(["x3/best.npz", "x2/best.npz", "x4/best.npz"])
-    outputs = multi.forward(lr)            # {2: (N, 1, 2H, 2W), 3: ..., 4: ...}
+    outputs = multi.infer(lr)              # {2: (N, 1, 2H, 2W), 3: ..., 4: ...}
     multi.save("fsrcnn_multiscale.npz")
 """
 
 import json
+import threading
 
 import numpy as np
 
 from .atomic import atomic_savez
-from .model import FSRCNN, parse_config, read_npz
+from .layers.base import Workspace, check_input, pack, unpack
+from .model import FSRCNN, infer_chain, parse_config, read_npz
 from .models import load_model
 
 
@@ -39,8 +41,11 @@ class MultiScaleFSRCNN:
     def __init__(self, trunk_model: FSRCNN, heads: dict):
         self.trunk = trunk_model.layers[:-1]
         self.models = {}
+        self._workspace = Workspace()  # infer()'s arrays, kept between calls
+        self._workspace_lock = threading.Lock()
         for scale, deconv_model in sorted(heads.items()):
-            model = FSRCNN(**head_config(trunk_model.config), scale=scale, dtype=trunk_model.dtype)
+            model = FSRCNN(**head_config(trunk_model.config), scale=scale, dtype=trunk_model.dtype,
+                           kernels=trunk_model.kernels)
             model.layers[:-1] = self.trunk            # the same layer objects: shared weights
             model.named_layers[:-1] = trunk_model.named_layers[:-1]
             model.deconv.weight.data[...] = deconv_model.deconv.weight.data
@@ -68,14 +73,43 @@ class MultiScaleFSRCNN:
     def scales(self) -> list:
         return sorted(self.models)
 
-    def forward(self, x: np.ndarray, scales=None) -> dict:
-        """x (N, 1, H, W) -> {n: (N, 1, n*H, n*W)}: the trunk once, then each head
-        (each equal to ``self.models[n].forward(x, exact_size=True)``)."""
-        height, width = x.shape[2:]
-        for layer in self.trunk:
-            x = layer.forward(x)
-        return {n: self.models[n].deconv.forward(x, output_size=(n * height, n * width))
-                for n in (scales or self.scales)}
+    @property
+    def dtype(self):
+        return self.models[self.scales[0]].dtype
+
+    def infer(self, x: np.ndarray, scales=None) -> dict:
+        """x (N, 1, H, W) -> {n: (N, 1, n*H, n*W)} for each scale n (default: all): the
+        trunk once, then each head; each output equals ``self.models[n].infer(x)``.
+
+        The same engine as ``FSRCNN.infer`` (fused PReLUs, padded outputs, a kept
+        workspace): the trunk's last layer writes its output with the widest border any
+        head asks for (the deconvolution's T - 1 zeros, T = ceil(9 / n): 4 for x2, 2 for
+        x3 and x4), and each head crops accordingly.
+        """
+        scales = list(scales or self.scales)
+        unknown = sorted(set(scales) - set(self.models))
+        if unknown:
+            raise ValueError(f"no head for scale(s) {unknown}: this model has {self.scales}")
+        x = check_input(x, 1, self.dtype, repr(self))
+        heads = [self.models[n].deconv for n in scales]
+        batch, height, width = x.shape[0], x.shape[2], x.shape[3]
+        with self._workspace_lock:
+            widest = (max(head.input_border()[0] for head in heads), False)
+            h, border = infer_chain(self.trunk, pack(x), batch, self._workspace, widest)
+            outputs = {}
+            for n, head in zip(scales, heads):
+                y, _ = head.infer_packed(h, batch, border, self._workspace, output_size=(n * height, n * width))
+                outputs[n] = unpack(y, batch)
+        return outputs
+
+    def release_workspace(self) -> None:
+        """Free the arrays ``infer`` keeps for the next call of the same size."""
+        self._workspace.release()
+
+    def __repr__(self):
+        model = self.models[self.scales[0]]
+        return (f"MultiScaleFSRCNN(d={model.d}, s={model.s}, m={model.m}, "
+                f"scales={self.scales}{model.kernels_suffix()})")
 
     def save(self, path) -> None:
         """Trunk weights once, then ``x<n>/deconv.weight`` etc. per head; atomic."""

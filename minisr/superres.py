@@ -117,10 +117,27 @@ def _resize_along(matrix, image: np.ndarray, axis: int) -> np.ndarray:
     return np.moveaxis(out.reshape((matrix.shape[0],) + moved.shape[1:]), 0, axis)
 
 
+def scale_models(model) -> dict:
+    """{scale: FSRCNN}: one entry for an FSRCNN, one per head for a
+    :class:`~minisr.multiscale.MultiScaleFSRCNN` (whose trunk runs once for all)."""
+    return dict(model.models) if hasattr(model, "models") else {model.scale: model}
+
+
+def infer_y(model, y: np.ndarray) -> dict:
+    """One (H, W) luminance image through the network -> {scale: (n*H, n*W)} in the
+    model's dtype: the trunk once, every head of a multi-scale model."""
+    if not hasattr(model, "models"):
+        return {model.scale: forward_image(model, y)}
+    any_model = next(iter(model.models.values()))
+    x = np.ascontiguousarray(y, dtype=any_model.dtype)[None, None]
+    return {n: out[0, 0] for n, out in model.infer(x).items()}
+
+
 def tile_margin(model) -> int:
     """LR pixels of context a tile needs on each interior side: the network's
-    (:func:`minisr.tiling.context_margin`) or bicubic's, whichever is larger."""
-    return max(context_margin(model), BICUBIC_REACH)
+    (:func:`minisr.tiling.context_margin`, the widest of its scales) or bicubic's,
+    whichever is larger."""
+    return max([context_margin(m) for m in scale_models(model).values()] + [BICUBIC_REACH])
 
 
 def tile_grid(height: int, width: int, tile, model) -> list:
@@ -134,27 +151,31 @@ def tile_grid(height: int, width: int, tile, model) -> list:
             for cols in tile_spans(width, tile, margin)]
 
 
-def upscale_tile(cut: np.ndarray, model, bicubic: TiledBicubic, rows, cols) -> np.ndarray:
-    """One tile: ``cut``, float LR pixels in [0, 1] with the tile's margins -> float64
-    HR pixels of its core in [0, 1].
+def upscale_tile(cut: np.ndarray, model, bicubics: dict, rows, cols) -> dict:
+    """One tile: ``cut``, float LR pixels in [0, 1] with the tile's margins -> {scale:
+    float64 HR pixels of its core in [0, 1]} (``bicubics``: a :class:`TiledBicubic`
+    per scale).
 
     Colour goes to YCbCr (MATLAB's BT.601); Y goes through the network, Cb and Cr
     through bicubic, and the three back to RGB. A grey image is its own Y. Alpha is
     upscaled by bicubic.
     """
-    n = model.scale
-    core = (slice(n * (rows[0] - rows[2]), n * (rows[1] - rows[2])),
-            slice(n * (cols[0] - cols[2]), n * (cols[1] - cols[2])))
     colour = without_alpha(cut)
-    if colour.ndim == 3:  # RGB: Y through the network, Cb and Cr by bicubic
-        ycbcr = rgb_to_ycbcr(colour)
-        sr_y = forward_image(model, ycbcr[..., 0])[core].astype(np.float64)
-        out = ycbcr_to_rgb(np.dstack([sr_y, bicubic(ycbcr[..., 1:], rows, cols)]))
-    else:  # grey: the image is its own Y
-        out = np.clip(forward_image(model, colour)[core].astype(np.float64), 0.0, 1.0)
-    if colour.shape != cut.shape:  # alpha by bicubic
-        out = np.dstack([out, np.clip(bicubic(cut[..., -1], rows, cols), 0.0, 1.0)])
-    return out
+    ycbcr = rgb_to_ycbcr(colour) if colour.ndim == 3 else None
+    sr_ys = infer_y(model, colour if ycbcr is None else ycbcr[..., 0])
+    blocks = {}
+    for n, sr_y in sr_ys.items():
+        core = (slice(n * (rows[0] - rows[2]), n * (rows[1] - rows[2])),
+                slice(n * (cols[0] - cols[2]), n * (cols[1] - cols[2])))
+        sr_y = sr_y[core].astype(np.float64)
+        if ycbcr is not None:  # RGB: Y from the network, Cb and Cr by bicubic
+            out = ycbcr_to_rgb(np.dstack([sr_y, bicubics[n](ycbcr[..., 1:], rows, cols)]))
+        else:  # grey: the image is its own Y
+            out = np.clip(sr_y, 0.0, 1.0)
+        if colour.shape != cut.shape:  # alpha by bicubic
+            out = np.dstack([out, np.clip(bicubics[n](cut[..., -1], rows, cols), 0.0, 1.0)])
+        blocks[n] = out
+    return blocks
 
 
 def upscale_arrays(pixels: np.ndarray, model, tile=None, dtype=None, compare: bool = False):
@@ -164,26 +185,29 @@ def upscale_arrays(pixels: np.ndarray, model, tile=None, dtype=None, compare: bo
     pixels: as for :func:`upscale_pixels`. Returns ``(out, bicubic, sr)``: ``out``
     (nH, nW[, C]); with ``compare``, ``bicubic`` and ``sr`` are the uint8 colour
     (no alpha) pictures that :func:`compare_picture` puts side by side (else None).
-    The result does not depend on ``tile``.
+    The result does not depend on ``tile``. For a multi-scale model: {scale: that
+    triple}, every scale from one pass of the trunk per tile.
     """
-    n = model.scale
     height, width = pixels.shape[:2]
     dtype = pixels.dtype if dtype is None else np.dtype(dtype)
-    out = np.empty((n * height, n * width) + pixels.shape[2:], dtype)
-    colour_shape = without_alpha_shape(out.shape)
-    bicubic_picture = np.empty(colour_shape, np.uint8) if compare else None
-    sr_picture = np.empty(colour_shape, np.uint8) if compare else None
-    bicubic = TiledBicubic(height, width, n)
+    results, bicubics = {}, {}
+    for n in scale_models(model):
+        out = np.empty((n * height, n * width) + pixels.shape[2:], dtype)
+        colour_shape = without_alpha_shape(out.shape)
+        pictures = (np.empty(colour_shape, np.uint8), np.empty(colour_shape, np.uint8)) if compare else (None, None)
+        results[n] = (out,) + pictures
+        bicubics[n] = TiledBicubic(height, width, n)
     for rows, cols in tile_grid(height, width, DEFAULT_TILE if tile is None else tile, model):
         cut = to_unit_float(pixels[rows[2]:rows[3], cols[2]:cols[3]])
-        block = upscale_tile(cut, model, bicubic, rows, cols)
-        where = (slice(n * rows[0], n * rows[1]), slice(n * cols[0], n * cols[1]))
-        out[where] = from_unit_float(block, dtype)
-        if compare:
-            sr_picture[where] = from_unit_float(without_alpha(block), np.uint8)
-            baseline = np.clip(bicubic(without_alpha(cut), rows, cols), 0.0, 1.0)
-            bicubic_picture[where] = from_unit_float(baseline, np.uint8)
-    return out, bicubic_picture, sr_picture
+        for n, block in upscale_tile(cut, model, bicubics, rows, cols).items():
+            out, bicubic_picture, sr_picture = results[n]
+            where = (slice(n * rows[0], n * rows[1]), slice(n * cols[0], n * cols[1]))
+            out[where] = from_unit_float(block, dtype)
+            if compare:
+                sr_picture[where] = from_unit_float(without_alpha(block), np.uint8)
+                baseline = np.clip(bicubics[n](without_alpha(cut), rows, cols), 0.0, 1.0)
+                bicubic_picture[where] = from_unit_float(baseline, np.uint8)
+    return results if hasattr(model, "models") else results[model.scale]
 
 
 # ---------------------------------------------------------------------- memory
@@ -199,6 +223,8 @@ def memory_needed(shape, itemsize: int, model, tile=None, compare: bool = False)
     * with ``compare``: the two 8-bit pictures and the side-by-side one (four times
       their size, twice).
     """
+    if hasattr(model, "models"):  # every scale's output is held at once
+        return sum(memory_needed(shape, itemsize, head, tile, compare) for head in model.models.values())
     height, width = shape[:2]
     channels = shape[2] if len(shape) == 3 else 1
     n = model.scale
@@ -245,7 +271,7 @@ def check_size(shape, itemsize: int, model, tile=None, max_pixels=None, compare:
     output pixels where that cannot be read. ``option`` names the setting in messages:
     ``--max-pixels`` (command line) or ``max_pixels`` (Python).
     """
-    n = model.scale
+    n = max(scale_models(model))  # the largest output
     out_h, out_w = n * shape[0], n * shape[1]
     pixels = out_h * out_w
     needed = memory_needed(shape, itemsize, model, tile, compare)
@@ -527,7 +553,8 @@ def check_not_an_input(targets, source, inputs=None) -> None:
 def upscale_file(source, out, model, tile=None, overwrite=False, compare=False, zoom=3,
                  max_pixels=None, inputs=None) -> list:
     """Read ``source``, upscale it, write ``out`` (and, with ``compare``, the picture
-    :func:`compare_path` names).
+    :func:`compare_path` names). For a multi-scale model ``out`` is {scale: path}: the
+    image is read once and every scale comes from one pass of the trunk.
 
     Never writes over ``source`` or any of ``inputs`` (:func:`input_identities` of the
     batch). ``max_pixels``: see
@@ -535,13 +562,16 @@ def upscale_file(source, out, model, tile=None, overwrite=False, compare=False, 
     Returns [(written path, note or None)]. Raises ImageError, ValueError or OSError
     with a one-line message naming the file.
     """
-    out = Path(out)
-    fmt = writable_format(out)  # fail before the work, not after it
-    targets = [out, compare_path(out)] if compare else [out]
+    outs = {n: Path(path) for n, path in (out.items() if isinstance(out, dict) else [(model.scale, out)])}
+    formats = {n: writable_format(path) for n, path in outs.items()}  # fail before the work, not after it
+    targets = [t for path in outs.values() for t in ([path, compare_path(path)] if compare else [path])]
     check_not_an_input(targets, source, inputs)
     for target in targets:
         if target.exists() and not overwrite:
             raise FileExistsError(f"{target}: already exists (use --overwrite to replace it)")
+    if len(set(formats.values())) > 1:
+        raise ValueError(f"outputs {', '.join(map(str, outs.values()))} differ in format; give them one")
+    fmt = next(iter(formats.values()))
     pixels, alpha = read_image(source, keep_alpha=True, keep_16bit=True)
     array = pixels if alpha is None else np.dstack([pixels, alpha])
     array, dtype, note = fit_format(array, fmt)
@@ -552,20 +582,25 @@ def upscale_file(source, out, model, tile=None, overwrite=False, compare=False, 
     if frames > 1:
         first = f"{source} has {frames} frames; only the first is upscaled"
         note = first if note is None else f"{note}; {first}"
-    result, bicubic, sr = upscale_arrays(array, model, tile, dtype, compare)
-    img = array_to_pil(result)
-    del result  # Pillow has its own copy now
-    params = {"quality": JPEG_QUALITY} if fmt == "JPEG" else {}
-    profile = matching_icc(icc_profile, img.mode)
-    if profile:
-        params["icc_profile"] = profile
-    save_image(out, img, overwrite, **params)
-    written = [(out, note)]
-    if compare:
-        del img
-        picture = compare_picture(bicubic, sr, zoom, f"FSRCNN x{model.scale}")
-        save_image(compare_path(out), Image.fromarray(picture), overwrite)
-        written.append((compare_path(out), None))
+    results = upscale_arrays(array, model, tile, dtype, compare)
+    if not isinstance(results, dict):
+        results = {model.scale: results}
+    written = []
+    for n, path in outs.items():
+        result, bicubic, sr = results.pop(n)
+        img = array_to_pil(result)
+        del result  # Pillow has its own copy now
+        params = {"quality": JPEG_QUALITY} if fmt == "JPEG" else {}
+        profile = matching_icc(icc_profile, img.mode)
+        if profile:
+            params["icc_profile"] = profile
+        save_image(path, img, overwrite, **params)
+        written.append((path, note))
+        if compare:
+            del img
+            picture = compare_picture(bicubic, sr, zoom, f"FSRCNN x{n}")
+            save_image(compare_path(path), Image.fromarray(picture), overwrite)
+            written.append((compare_path(path), None))
     return written
 
 

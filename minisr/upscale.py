@@ -26,6 +26,7 @@ from PIL import Image
 from ._jit import set_threads, warm_up
 from .imageio import ImageError
 from .models import PRESETS, load_model, preset_config
+from .multiscale import MultiScaleFSRCNN
 from .progress import Progress
 from .superres import (DEFAULT_TILE, describe, input_identities, one_line, plan_output, upscale,
                        upscale_file, writable_format)
@@ -92,8 +93,9 @@ def build_parser() -> argparse.ArgumentParser:
     where.add_argument("-o", "--output", metavar="OUT",
                        help="output file for a single input; its extension picks the format")
     where.add_argument("--out-dir", metavar="DIR", help="folder for the outputs (created if missing)")
-    parser.add_argument("--scale", type=int, choices=SCALES, default=3,
-                        help="upscaling factor (default 3)")
+    parser.add_argument("--scale", type=int, choices=SCALES, default=[3], nargs="+", metavar="N",
+                        help="upscaling factor: 2, 3 or 4 (default 3); several (--scale 2 3 4) write one "
+                             "output per scale, running the network's trunk once for all of them")
     parser.add_argument("--model", choices=list(PRESETS),
                         help="network (default fsrcnn; with --weights the file must hold it)")
     parser.add_argument("--weights", metavar="FILE",
@@ -132,14 +134,16 @@ def _setup(args):
         raise ValueError("-o takes the format from its extension (e.g. -o out.jpg); drop --format")
     if args.threads is not None:
         set_threads(args.threads)  # ValueError with the allowed range
-    if args.weights:  # with --model, a check that the file holds that network
-        model = load_model(args.weights, args.scale, **(preset_config(args.model) if args.model else {}))
-    else:
-        model = load_model(args.model or "fsrcnn", args.scale)
+    args.scales = sorted(set(args.scale))
+    args.scale = args.scales[0]
+    model = _load(args)
     files, problems = expand_inputs(args.inputs)
     if files:
         warm_up(model)  # compiles on the very first run, and says so
     if args.output:
+        if len(args.scales) > 1:
+            raise ValueError("-o names one output file but --scale asks for several; use --out-dir DIR "
+                             "(outputs NAME_x2.png, NAME_x3.png, ...)")
         if len(files) + len(problems) != 1:
             raise ValueError(f"-o names one output file but the inputs give {len(files)} files; "
                              "use --out-dir DIR")
@@ -153,15 +157,40 @@ def _setup(args):
     return model, files, problems
 
 
+def _load(args):
+    """The network for ``args.scales``: one FSRCNN, or for several scales a
+    :class:`~minisr.multiscale.MultiScaleFSRCNN` (the shipped models of one network
+    share their trunk; ``--weights`` must then be a multi-scale file)."""
+    config = preset_config(args.model) if args.model else {}  # with --weights: a check of the file
+    if len(args.scales) == 1:
+        return load_model(args.weights or args.model or "fsrcnn", args.scale, **config)
+    if args.cluster:
+        raise ValueError("--cluster takes one --scale; run one batch per scale")
+    if not args.weights:
+        return MultiScaleFSRCNN.from_models([load_model(args.model or "fsrcnn", n) for n in args.scales])
+    multi = MultiScaleFSRCNN.load(args.weights)
+    missing = sorted(set(args.scales) - set(multi.scales))
+    if missing:
+        raise ValueError(f"{args.weights}: has no head for x{', x'.join(map(str, missing))} "
+                         f"(it holds {', '.join(f'x{n}' for n in multi.scales)})")
+    if config:
+        load_model(multi.models[multi.scales[0]], **config)  # the check that it holds --model
+    return multi
+
+
 def _run_batch(files, model, args) -> int:
     """Upscale every file; one line per output or failure. Returns the number of failures."""
     failed, planned = 0, {}
     inputs = input_identities(files)
     quiet = args.no_progress or len(files) < 2
-    with Progress(len(files), f"upscale x{args.scale}", always=True, disable=quiet) as bar:
+    label = "upscale " + " ".join(f"x{n}" for n in args.scales)
+    with Progress(len(files), label, always=True, disable=quiet) as bar:
         for source in files:
             try:
-                out = plan_output(source, planned, args.scale, args.output, args.format, args.out_dir)
+                out = {n: plan_output(source, planned, n, args.output, args.format, args.out_dir)
+                       for n in args.scales}
+                if len(out) == 1:
+                    out = out[args.scale]
                 for path, note in upscale_file(source, out, model, args.tile, args.overwrite,
                                                args.compare, 1 if args.no_zoom else 3,
                                                args.max_pixels, inputs):

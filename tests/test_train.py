@@ -309,13 +309,13 @@ def test_multiscale_runs_the_trunk_once_and_matches_each_model(tmp_path):
         models.append(model)
     multi = MultiScaleFSRCNN.from_models(models)
     x = np.random.default_rng(0).random((2, 1, 9, 11), dtype=np.float32)
-    outputs = multi.forward(x)
+    outputs = multi.infer(x)
     assert sorted(outputs) == [2, 3, 4]
     for model in models:
         assert outputs[model.scale].shape == (2, 1, 9 * model.scale, 11 * model.scale)
         np.testing.assert_allclose(outputs[model.scale], model.forward(x, exact_size=True), rtol=1e-6, atol=1e-7)
     multi.save(tmp_path / "multi.npz")
-    again = MultiScaleFSRCNN.load(tmp_path / "multi.npz").forward(x)
+    again = MultiScaleFSRCNN.load(tmp_path / "multi.npz").infer(x)
     for scale in (2, 3, 4):
         np.testing.assert_array_equal(again[scale], outputs[scale])
     models[1].layers[0].weight.data[0, 0, 0, 0] += 1.0

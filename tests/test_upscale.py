@@ -580,3 +580,62 @@ def test_compare_name_is_documented_as_it_is():
     assert superres.compare_path(Path("big.jpg")) == Path("big_compare.png")
     help_text = " ".join(upscale_module.build_parser().format_help().split())
     assert "<output stem>_compare.png" in help_text and "big_compare.png for -o big.jpg" in help_text
+
+
+# ---------------------------------------------------------------------- several scales
+def test_cli_several_scales_run_the_trunk_once_and_equal_single_runs(tmp_path, capsys, monkeypatch):
+    """--scale 2 3 4: one read, the trunk once per tile, three outputs each equal to its
+    own single-scale run (tiles and alpha included)."""
+    from minisr.multiscale import MultiScaleFSRCNN
+
+    x3 = random_model(3, seed=1)
+    models = {3: x3}
+    for scale in (2, 4):  # deconvolution-only fine-tunes: the same trunk
+        model = random_model(scale, seed=scale)
+        for p, q in zip(model.parameters()[:-2], x3.parameters()[:-2]):
+            p.data[...] = q.data
+        models[scale] = model
+    for scale, model in models.items():
+        model.save(tmp_path / f"x{scale}.npz")
+    MultiScaleFSRCNN.from_models(list(models.values())).save(tmp_path / "multi.npz")
+    pixels = np.dstack([rgb(23, 17), np.full((23, 17), 200, np.uint8)])
+    source = save(tmp_path / "pic.png", Image.fromarray(pixels, "RGBA"))
+
+    trunk_runs = []
+    original = MultiScaleFSRCNN.infer
+    monkeypatch.setattr(MultiScaleFSRCNN, "infer", lambda self, x, scales=None: trunk_runs.append(x.shape)
+                        or original(self, x, scales))
+    code, out, err = run([source, "--scale", 4, 2, 3, "--weights", tmp_path / "multi.npz",
+                          "--out-dir", tmp_path / "multi", "--tile", 0], capsys)
+    assert (code, err) == (0, [])
+    assert out == [f"{source} -> {tmp_path / 'multi' / f'pic_x{n}.png'}" for n in (2, 3, 4)]
+    assert trunk_runs.count((1, 1, 23, 17)) == 1  # one tile: one pass of the trunk for three scales
+    for scale in (2, 3, 4):
+        single = tmp_path / f"single_x{scale}.png"
+        argv = [source, "--scale", scale, "--weights", tmp_path / f"x{scale}.npz", "-o", single, "--tile", 6]
+        assert run(argv, capsys)[0] == 0
+        with Image.open(single) as a, Image.open(tmp_path / "multi" / f"pic_x{scale}.png") as b:
+            assert a.size == (17 * scale, 23 * scale)
+            assert np.array_equal(np.asarray(a), np.asarray(b))
+
+
+@pytest.mark.parametrize("argv_extra, message", [
+    (["-o", "one.png"], "-o names one output file but --scale asks for several; use --out-dir"),
+    (["--weights", "WEIGHTS"], "not a minisr multi-scale model file"),
+])
+def test_cli_several_scales_usage_errors(weights, tmp_path, capsys, argv_extra, message):
+    source = save(tmp_path / "pic.png", Image.fromarray(rgb()))
+    argv_extra = [weights[3] if a == "WEIGHTS" else a for a in argv_extra]
+    code, out, err = run([source, "--scale", 2, 3] + argv_extra, capsys)
+    assert code == 2 and out == []
+    assert len(err) == 1 and message in err[0]
+
+
+def test_cli_several_scales_with_the_shipped_weights(tmp_path, capsys):
+    """The shipped x2 and x4 models are deconvolution fine-tunes of x3: one trunk."""
+    source = save(tmp_path / "pic.png", Image.fromarray(rgb(12, 9)))
+    code, out, err = run([source, "--scale", 2, 3, 4], capsys)
+    assert (code, err) == (0, [])
+    for n in (2, 3, 4):
+        with Image.open(tmp_path / f"pic_x{n}.png") as img:
+            assert img.size == (9 * n, 12 * n)
