@@ -162,7 +162,7 @@ def minisr_train_time(batch, patch, repeat):
 def test_set_times(data_dir, repeat_small):
     """Mean time per image (network only, Y channel) over each test set."""
     from minisr.data import dataset_files
-    from minisr.protocol import load_test_pair
+    from minisr.image.protocol import load_test_pair
 
     rows = []
     for scale in (2, 3, 4):

@@ -1,5 +1,5 @@
 """``python -m minisr.evaluate``: PSNR/SSIM of bicubic or FSRCNN on the test sets,
-with the paper's exact protocol (see :mod:`minisr.protocol`).
+with the paper's exact protocol (see :mod:`minisr.image.protocol`).
 
     python -m minisr.evaluate --method bicubic --datasets Set5 Set14 BSD200 --scales 2 3 4 \\
         --data-dir ../shared/datasets

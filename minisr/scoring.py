@@ -1,5 +1,5 @@
 """PSNR/SSIM of bicubic or FSRCNN on whole test sets, with the paper's exact protocol
-(:mod:`minisr.protocol`): the library behind ``python -m minisr.evaluate``.
+(:mod:`minisr.image.protocol`): the library behind ``python -m minisr.evaluate``.
 
     from minisr.scoring import evaluate
     rows = evaluate("fsrcnn", ["Set5"], [3])                      # the shipped weights
@@ -13,7 +13,7 @@ import numpy as np
 from .data import dataset_files, get_dataset
 from .models import PRESETS, file_scale, load_model, network_name, shipped_weights_path
 from .progress import Progress
-from .protocol import check_scorable, evaluate_pair, load_test_pair, super_resolve
+from .image.protocol import check_scorable, evaluate_pair, load_test_pair, super_resolve
 
 #: ``bicubic``, or a network whose shipped weights to use (a key of PRESETS).
 METHODS = ("bicubic",) + tuple(PRESETS)

@@ -19,7 +19,7 @@ Files (:func:`upscale_file`): EXIF orientation is applied (the output is upright
 has no orientation tag), a palette image comes out as RGB (RGBA with transparency), a
 16-bit grey image is processed from its 16-bit values and written as 16-bit PNG or TIFF
 (8-bit otherwise), a float (``F``) image is read as floats (in [0, 1] if its largest
-value is at most 1, see :mod:`minisr.imageio`) and handled as 16-bit grey, only the
+value is at most 1, see :mod:`minisr.image.imageio`) and handled as 16-bit grey, only the
 first frame of an animated or multi-page file is upscaled (with a note), and an ICC
 colour profile is copied when its colour space matches the output. Outputs are written
 to a temporary file and renamed, never replace an existing file without ``overwrite``,
@@ -34,11 +34,11 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageOps
 
-from .color import rgb_to_ycbcr, round_half_up, ycbcr_to_rgb
-from .imageio import float_image_to_uint16, read_image, write_image
+from .image.color import rgb_to_ycbcr, round_half_up, ycbcr_to_rgb
+from .image.imageio import float_image_to_uint16, read_image, write_image
 from .layers import Conv2d
 from .models import load_model
-from .resize import imresize, resize_matrix
+from .image.resize import imresize, resize_matrix
 from .tiling import context_margin, forward_image, tile_spans
 
 __all__ = ["upscale", "upscale_pixels", "upscale_arrays", "bicubic_pixels", "compare_picture",
@@ -92,7 +92,7 @@ def bicubic_pixels(pixels: np.ndarray, scale: int) -> np.ndarray:
 class TiledBicubic:
     """MATLAB's bicubic upscaling of one image, computed tile by tile with exactly the
     numbers of ``imresize(image, scale)``: the resize matrices of the whole image are
-    made once (:func:`minisr.resize.resize_matrix`), and a tile uses their rows for its
+    made once (:func:`minisr.image.resize.resize_matrix`), and a tile uses their rows for its
     own output pixels and their columns for the LR pixels it has."""
 
     def __init__(self, height: int, width: int, scale: int):
@@ -335,7 +335,7 @@ def pil_to_array(img: Image.Image) -> np.ndarray:
     """A PIL image, upright (EXIF applied), as uint8 (H, W[, 2|3|4]) or uint16 (H, W).
 
     Palette -> RGB (RGBA with transparency), ``1`` -> L, 16-bit grey -> uint16, float
-    (``F``) -> uint16 (:func:`minisr.imageio.float_image_to_uint16`: values up to 1.0 are
+    (``F``) -> uint16 (:func:`minisr.image.imageio.float_image_to_uint16`: values up to 1.0 are
     the range [0, 1]), other modes (CMYK, YCbCr, ...) -> RGB.
     """
     img = ImageOps.exif_transpose(img)
@@ -457,7 +457,7 @@ def writable_format(path) -> str:
 
 
 def save_image(path, img: Image.Image, overwrite: bool = False, **params) -> None:
-    """Save ``img`` to ``path`` atomically with :func:`minisr.imageio.write_image`,
+    """Save ``img`` to ``path`` atomically with :func:`minisr.image.imageio.write_image`,
     passing ``params`` (``icc_profile``, ``quality``, ...) to Pillow; errors are
     reworded for the command line.
 

@@ -24,7 +24,7 @@ from pathlib import Path
 from PIL import Image
 
 from ._jit import set_threads, warm_up
-from .imageio import ImageError
+from .image.imageio import ImageError
 from .models import PRESETS, load_model, preset_config
 from .multiscale import MultiScaleFSRCNN
 from .progress import Progress

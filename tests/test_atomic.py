@@ -10,7 +10,7 @@ import pytest
 
 from minisr import FSRCNN
 from minisr.atomic import atomic_write, remove_abandoned_temporaries
-from minisr.imageio import write_image
+from minisr.image.imageio import write_image
 
 
 def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path):

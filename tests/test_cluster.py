@@ -19,7 +19,7 @@ import pytest
 
 from minisr import FSRCNN, train
 from minisr.cluster import MISSING, ClusterError, connect, parse_spec
-from minisr.imageio import write_image
+from minisr.image.imageio import write_image
 from minisr.training import loop
 from minisr.training.checkpoint import load_checkpoint
 from minisr.upscale import main as upscale_main

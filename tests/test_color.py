@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from minisr.color import rgb_to_y, rgb_to_ycbcr, round_half_up, ycbcr_to_rgb
+from minisr.image.color import rgb_to_y, rgb_to_ycbcr, round_half_up, ycbcr_to_rgb
 
 FEW = settings(max_examples=25, deadline=None)
 uint8_images = arrays(np.uint8, st.tuples(st.integers(1, 6), st.integers(1, 6), st.just(3)))

@@ -19,7 +19,7 @@ import pytest
 from PIL import Image
 
 from minisr import _jit
-from minisr.protocol import load_test_pair
+from minisr.image.protocol import load_test_pair
 
 NOTICE = "compiling minisr's Numba kernels"
 
@@ -74,7 +74,7 @@ def test_too_small_test_image_is_named_in_the_error(tmp_path, size):
 
 def test_image_as_small_as_the_scale_still_loads_but_cannot_be_scored(tmp_path):
     """Formerly a shave/SSIM error with no file name."""
-    from minisr.protocol import check_scorable
+    from minisr.image.protocol import check_scorable
 
     path = tmp_path / "three.png"
     Image.fromarray(np.full((3, 4), 128, np.uint8)).save(path)
@@ -86,7 +86,7 @@ def test_image_as_small_as_the_scale_still_loads_but_cannot_be_scored(tmp_path):
 
 
 def test_the_smallest_test_image_can_be_scored(tmp_path):
-    from minisr.protocol import check_scorable, evaluate_pair, smallest_test_image
+    from minisr.image.protocol import check_scorable, evaluate_pair, smallest_test_image
 
     for scale in (2, 3, 4):
         side = smallest_test_image(scale)

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from PIL import Image
 
-from minisr.imageio import ImageError, read_image, write_image
+from minisr.image.imageio import ImageError, read_image, write_image
 
 RNG = np.random.default_rng(0)
 RGB = RNG.integers(0, 256, (6, 5, 3), dtype=np.uint8)

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from scipy.signal import correlate2d
 
-from minisr.metrics import gaussian_window_1d, modcrop, psnr, shave, ssim
+from minisr.image.metrics import gaussian_window_1d, modcrop, psnr, shave, ssim
 
 FEW = settings(max_examples=25, deadline=None)
 

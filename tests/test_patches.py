@@ -6,9 +6,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from minisr import FSRCNN
-from minisr.imageio import write_image
-from minisr.metrics import modcrop
-from minisr.resize import imresize
+from minisr.image.imageio import write_image
+from minisr.image.metrics import modcrop
+from minisr.image.resize import imresize
 from minisr.training import patches
 from minisr.training.patches import (PatchSet, PatchSpec, augment, augmented_shape, extract_pairs,
                                      pair_count, prepare)

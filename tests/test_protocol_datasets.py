@@ -30,16 +30,16 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from minisr.color import rgb_to_y
-from minisr.metrics import modcrop, psnr, shave, ssim
-from minisr.protocol import (
+from minisr.image.color import rgb_to_y
+from minisr.image.metrics import modcrop, psnr, shave, ssim
+from minisr.image.protocol import (
     bicubic_upscale,
     evaluate_pair,
     image_to_y,
     load_test_pair,
     to_uint8_image,
 )
-from minisr.resize import imresize
+from minisr.image.resize import imresize
 
 from datasets import WHERE, data_root
 

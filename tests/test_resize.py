@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from minisr.resize import cubic, imresize, resize_matrix, resize_weights
+from minisr.image.resize import cubic, imresize, resize_matrix, resize_weights
 
 FEW = settings(max_examples=25, deadline=None)
 SCALES = [1 / 4, 1 / 3, 1 / 2, 0.7, 1.0, 1.5, 2.0, 3.0, 4.0]

@@ -31,8 +31,8 @@ def test_shipped_file_matches_its_name(path):
 
 @pytest.mark.parametrize("path", FILES, ids=[p.name for p in FILES])
 def test_shipped_model_beats_bicubic_on_a_synthetic_image(path):
-    from minisr.protocol import bicubic_upscale, evaluate_pair
-    from minisr.resize import imresize
+    from minisr.image.protocol import bicubic_upscale, evaluate_pair
+    from minisr.image.resize import imresize
 
     scale = load_model(path).scale
     yy, xx = np.mgrid[0:96, 0:96]

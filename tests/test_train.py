@@ -11,7 +11,7 @@ import pytest
 
 from minisr import FSRCNN, evaluate, train
 from minisr.data import DATASETS
-from minisr.imageio import write_image
+from minisr.image.imageio import write_image
 from minisr.training import loop, run
 from minisr.training.checkpoint import load_checkpoint
 
@@ -237,7 +237,7 @@ def test_init_from_at_the_same_scale_keeps_every_weight(data, tmp_path):
     model = run.build_model(settings)
     for p, q in zip(source.parameters(), model.parameters()):
         assert np.array_equal(p.data, q.data)
-    with pytest.raises(train.UsageError, match="needs --init-from"):
+    with pytest.raises(run.UsageError, match="needs --init-from"):
         run.resolve_settings({"finetune": "deconv"})
 
 

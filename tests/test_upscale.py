@@ -19,7 +19,7 @@ import pytest
 from PIL import Image, ImageCms
 
 from minisr import FSRCNN
-from minisr.resize import imresize
+from minisr.image.resize import imresize
 from minisr import superres
 from minisr.models import load_model
 from minisr.superres import compare_picture, upscale

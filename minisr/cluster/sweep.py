@@ -1,6 +1,7 @@
 """Many trainings as tasks on a Dask cluster: ``python -m minisr.sweep`` (see :mod:`minisr.sweep`).
 
-Each run is one task that calls :func:`minisr.train.main` on a worker with the
+Each run is one task that calls :func:`minisr.training.command.main` (what
+``python -m minisr.train`` runs) on a worker with the
 sweep's common options, the run's grid values and ``--out RUNS_DIR/NAME``, so it
 writes its usual run folder (settings.json, train.log, log.csv, checkpoint.npz,
 best.npz, last.npz) and is exactly the run the same command would make alone.
@@ -49,7 +50,7 @@ def run_name(point) -> str:
 
 def expand(grid, common) -> list:
     """Every run of the grid: [(name, argv for minisr.train, without --out)]."""
-    from ..train import build_parser
+    from ..training.command import build_parser
 
     parser = build_parser()
     runs = []
@@ -71,7 +72,7 @@ def expand(grid, common) -> list:
 def run_training(name: str, argv, out: str, fresh: bool, threads):
     """On a worker: one run of the sweep (see the module's docstring). Returns
     (name, exit status, what it did, the last lines it printed, seconds)."""
-    from ..train import main
+    from ..training.command import main
     from ..training.run import RUN_FILES
 
     start = time.perf_counter()

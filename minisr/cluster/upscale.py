@@ -30,7 +30,7 @@ import threading
 from pathlib import Path
 
 from ..atomic import move_into_place, remove_abandoned_temporaries
-from ..imageio import ImageError
+from ..image.imageio import ImageError
 from ..progress import Progress
 from ..superres import (check_not_an_input, compare_path, describe, input_identities, one_line,
                         plan_output, upscale_file, writable_format)

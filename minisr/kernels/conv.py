@@ -136,6 +136,9 @@ def forward_stride1(xp, w, b, batch, slopes, out, pad):
                         for x in range(n):
                             r0[x] += a0 * s0[x] + b0 * s1[x] + c0 * s2[x]
                     j += 3
+                # Every sweep below repeats one shape with other names (as does
+                # pointwise.pointwise_forward): written out for speed, so that Numba keeps
+                # the weights and the four accumulator rows in registers.
                 if j + 2 <= ksize:  # two taps in one sweep (K = 5: 3 + 2)
                     s0 = flat[row_start + j * batch:]
                     s1 = flat[row_start + (j + 1) * batch:]

@@ -52,6 +52,8 @@ def pointwise_forward(x, w, b, slopes, out, pad, batch):
             r2[:] = b[f + 2]
             r3[:] = b[f + 3]
             c = 0
+            # The same shape as conv.forward_stride1's two-tap sweep (other names): written
+            # out for speed, so that Numba keeps the 8 weights and 4 rows in registers.
             while c < channels:  # two input channels per sweep, then the odd one
                 u = flat[c * plane + y * length + start:]
                 a0, a1, a2, a3 = w[f, c], w[f + 1, c], w[f + 2, c], w[f + 3, c]

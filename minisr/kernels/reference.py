@@ -42,6 +42,18 @@ def source_index(r, size, replicate):
 
 
 @reference_kernel
+def padded_pixel(x, n, c, r, q, replicate):
+    """``xp[n, c, r + p, q + p]``: the value of the padded input at ``(r, q)`` given in
+    the unpadded image's coordinates (negative, or past the edge, in the border): the
+    pixel itself inside; outside, the nearest edge pixel (replicate) or 0 (zeros)."""
+    i = source_index(r, x.shape[2], replicate)
+    j = source_index(q, x.shape[3], replicate)
+    if i < 0 or j < 0:
+        return 0.0
+    return x[n, c, i, j]
+
+
+@reference_kernel
 def pad2d_forward(x, pad, replicate):
     """Pad every side by ``pad`` pixels: x (N, C, H, W) -> xp (N, C, H + 2p, W + 2p)::
 
@@ -86,6 +98,9 @@ def pad2d_backward(dxp, pad, replicate):
 
 
 # ------------------------------------------------------------------------- convolution
+# The three loop nests below walk the same index space (images, filters, channels, output
+# pixels, taps) in the orders their formulas sum in, so they look alike by design: each
+# is its formula written out in full, which is what this file is for.
 @reference_kernel
 def conv2d_forward(x, w, b, stride, pad, replicate):
     """Convolution (cross-correlation, no kernel flip) with stride s and padding p.
@@ -110,10 +125,8 @@ def conv2d_forward(x, w, b, stride, pad, replicate):
                     for c in range(channels):
                         for u in range(ksize):
                             for v in range(ksize):
-                                r = source_index(stride * i + u - pad, height, replicate)
-                                q = source_index(stride * j + v - pad, width, replicate)
-                                if r >= 0 and q >= 0:
-                                    total += w[f, c, u, v] * x[n, c, r, q]
+                                total += w[f, c, u, v] * padded_pixel(x, n, c, stride * i + u - pad,
+                                                                      stride * j + v - pad, replicate)
                     y[n, f, i, j] = b[f] + total
     return y
 
@@ -156,7 +169,7 @@ def conv2d_backward_weight(dy, x, stride, pad, replicate, ksize):
         dw[f, c, u, v] = sum_{n, i, j} dy[n, f, i, j] * xp[n, c, s*i + u, s*j + v]
     """
     n_images, filters, out_h, out_w = dy.shape
-    channels, height, width = x.shape[1], x.shape[2], x.shape[3]
+    channels = x.shape[1]
     dw = np.empty((filters, channels, ksize, ksize), dtype=dy.dtype)
     for f in range(filters):
         for c in range(channels):
@@ -166,10 +179,8 @@ def conv2d_backward_weight(dy, x, stride, pad, replicate, ksize):
                     for n in range(n_images):
                         for i in range(out_h):
                             for j in range(out_w):
-                                r = source_index(stride * i + u - pad, height, replicate)
-                                q = source_index(stride * j + v - pad, width, replicate)
-                                if r >= 0 and q >= 0:
-                                    total += dy[n, f, i, j] * x[n, c, r, q]
+                                total += dy[n, f, i, j] * padded_pixel(x, n, c, stride * i + u - pad,
+                                                                       stride * j + v - pad, replicate)
                     dw[f, c, u, v] = total
     return dw
 
@@ -258,21 +269,11 @@ def conv_transpose2d_backward_input(dy, w, stride, pad, height, width):
     (a strided convolution of ``dfull`` with the kernel: why Caffe runs a deconvolution's
     input gradient with the convolution's forward code).
     """
-    n_images, out_channels = dy.shape[0], dy.shape[1]
-    channels, ksize = w.shape[0], w.shape[2]
+    ksize = w.shape[2]
     dfull = uncrop(dy, pad, stride * (height - 1) + ksize, stride * (width - 1) + ksize)
-    dx = np.empty((n_images, channels, height, width), dtype=dy.dtype)
-    for n in range(n_images):
-        for c in range(channels):
-            for i in range(height):
-                for j in range(width):
-                    total = 0.0
-                    for o in range(out_channels):
-                        for u in range(ksize):
-                            for v in range(ksize):
-                                total += w[c, o, u, v] * dfull[n, o, stride * i + u, stride * j + v]
-                    dx[n, c, i, j] = total
-    return dx
+    # The formula above is conv2d_forward's, with dfull as the input and w read as
+    # (C, O, K, K) filters: the same loop nest, so it is called rather than written again.
+    return conv2d_forward(dfull, w, np.zeros(w.shape[0], dy.dtype), stride, 0, False)
 
 
 @reference_kernel
@@ -286,21 +287,11 @@ def conv_transpose2d_backward_weight(dy, x, stride, pad, ksize):
 
     The bias gradient is :func:`conv2d_backward_bias` of dy.
     """
-    n_images, out_channels = dy.shape[0], dy.shape[1]
-    channels, height, width = x.shape[1], x.shape[2], x.shape[3]
+    height, width = x.shape[2], x.shape[3]
     dfull = uncrop(dy, pad, stride * (height - 1) + ksize, stride * (width - 1) + ksize)
-    dw = np.empty((channels, out_channels, ksize, ksize), dtype=dy.dtype)
-    for c in range(channels):
-        for o in range(out_channels):
-            for u in range(ksize):
-                for v in range(ksize):
-                    total = 0.0
-                    for n in range(n_images):
-                        for i in range(height):
-                            for j in range(width):
-                                total += x[n, c, i, j] * dfull[n, o, stride * i + u, stride * j + v]
-                    dw[c, o, u, v] = total
-    return dw
+    # The formula above is conv2d_backward_weight's, with x as the upstream gradient and
+    # dfull as the input: the same loop nest, so it is called rather than written again.
+    return conv2d_backward_weight(x, dfull, stride, 0, False, ksize)
 
 
 # ------------------------------------------------------------------------- PReLU

@@ -41,7 +41,7 @@ from pathlib import Path
 import numpy as np
 
 from ..progress import Progress
-from ..protocol import check_scorable, evaluate_pair, load_test_pair, super_resolve
+from ..image.protocol import check_scorable, evaluate_pair, load_test_pair, super_resolve
 from .checkpoint import CheckpointError, save_checkpoint
 from .parallel import DataParallel, batch_gradients
 

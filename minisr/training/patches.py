@@ -61,12 +61,12 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from .._jit import serial_kernel
-from ..imageio import read_image
+from ..image.imageio import read_image
 from ..locks import LOCK_NAME, hold, is_abandoned, release
-from ..metrics import modcrop
+from ..image.metrics import modcrop
 from ..progress import Progress
-from ..protocol import image_to_y
-from ..resize import imresize, output_size_for
+from ..image.protocol import image_to_y
+from ..image.resize import imresize, output_size_for
 from ..shapes import input_rows
 
 CACHE_VERSION = 2  # 2: images + window positions (1 stored every pair)

@@ -44,7 +44,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from .atomic import atomic_write
+from ..atomic import atomic_write
 
 __all__ = ["ImageError", "read_image", "write_image", "float_image_to_uint16"]
 
