@@ -32,12 +32,12 @@ from typing import Callable, List
 import numpy as np
 
 from curves import REPO, RESULTS
-from minisr.color import rgb_to_ycbcr, ycbcr_to_rgb
-from minisr.imageio import read_image
-from minisr.metrics import modcrop
+from minisr.image.color import rgb_to_ycbcr, ycbcr_to_rgb
+from minisr.image.imageio import read_image
+from minisr.image.metrics import modcrop
 from minisr.models import load_model
-from minisr.protocol import evaluate_pair, load_test_pair, super_resolve, to_uint8_image
-from minisr.resize import imresize
+from minisr.image.protocol import evaluate_pair, load_test_pair, super_resolve, to_uint8_image
+from minisr.image.resize import imresize
 
 DEFAULT_OFFICIAL = REPO.parent / "shared" / "reference" / "fsrcnn-official"
 
@@ -200,7 +200,7 @@ def colour_composite(y: np.ndarray, chroma_lr: np.ndarray, scale: int) -> np.nda
 
 def score_example(example: Example, panels: list, data_dir) -> tuple:
     """(rows, pictures): rows of (title, what, psnr, ssim) per method on the exact protocol
-    (:func:`minisr.protocol.evaluate_pair`), and the RGB picture of each panel (the last
+    (:func:`minisr.image.protocol.evaluate_pair`), and the RGB picture of each panel (the last
     one the original)."""
     path = example_path(example, data_dir)
     hr_y, lr_y = load_test_pair(path, SCALE)
@@ -265,7 +265,7 @@ def figures_7_and_8(context: Context) -> Report:
             f"at x{SCALE}. Here: bicubic, minisr's shipped FSRCNN-s and FSRCNN (trained on T91), the "
             "authors' released FSRCNN x3 (trained on 91-image + General-100; read at run time, not "
             "copied), and the original.", "",
-            "Scores: `minisr.protocol.load_test_pair` (Y of MATLAB `rgb2ycbcr`, modcrop, MATLAB bicubic "
+            "Scores: `minisr.image.protocol.load_test_pair` (Y of MATLAB `rgb2ycbcr`, modcrop, MATLAB bicubic "
             "LR, not quantised), `super_resolve`, then `evaluate_pair` (both quantised to uint8, "
             f"{SCALE} pixels shaved per border; SSIM of Wang et al., Gaussian 11, sigma 1.5): the "
             "protocol of `python -m minisr.evaluate`.", "", *table, "",
