@@ -241,8 +241,9 @@ def test_forward_rejects_an_output_buffer_of_the_wrong_shape():
 
 @pytest.mark.parametrize("pad,batch", [(1, 1), (2, 3), (4, 2)])
 def test_replicate_border_equals_replicate_padding(pad, batch):
+    """Filling the border of a zero-padded array in place gives NumPy's 'edge' padding."""
     x = np.random.default_rng(0).normal(size=(2, 3, 5 * batch))
-    expected = pad2d_forward(x, pad, True, batch)
+    expected = pack(pad_reference(unpack(x, batch), pad, "replicate"))
     out = pad2d_forward(x, pad, False, batch)  # the interior in place, a zero border
     replicate_border(out, pad, batch)
     np.testing.assert_array_equal(out, expected)
