@@ -10,6 +10,8 @@ import time
 
 import numpy as np
 
+from ._jit import kernel, prange
+from .kernels.prelu import prelu_backward
 from .layers import Deconv2d, mse_loss
 from .layers.base import KERNEL_CHOICES, Workspace, pack, unpack
 from .model import FSRCNN, inference_steps
@@ -157,6 +159,56 @@ def compare_kernels(d, s, m, scale, lr_size, batch, patch, repeat) -> str:
     return "\n".join(lines)
 
 
+# ---------------------------------------------------------------------------------------
+# The variants some tricks are measured against: the fast kernel without the trick.
+@kernel
+def forward_one_tap_per_sweep(xp, w, b, batch):
+    """``conv.forward_stride1`` without trick 3: the same four-filter blocks and row
+    tasks, but one tap per sweep, each sweep over exactly Wo*N values (a scalar
+    remainder loop where that is not a whole number of SIMD vectors), no skipped
+    zero taps. xp (C, Hp, Wp*N), w (F, C, K, K) with F a multiple of 4 -> (F, Ho, Wo*N)."""
+    channels, padded_h, padded_len = xp.shape
+    filters, _, ksize, _ = w.shape
+    out_h, out_len = padded_h - ksize + 1, padded_len - (ksize - 1) * batch
+    out = np.empty((filters, out_h, out_len), dtype=xp.dtype)
+    groups = filters // 4
+    for task in prange(out_h * groups):
+        y, f = task // groups, (task % groups) * 4
+        r0, r1, r2, r3 = out[f, y], out[f + 1, y], out[f + 2, y], out[f + 3, y]
+        r0[:], r1[:], r2[:], r3[:] = b[f], b[f + 1], b[f + 2], b[f + 3]
+        for c in range(channels):
+            for i in range(ksize):
+                for j in range(ksize):
+                    src = xp[c, y + i, j * batch:j * batch + out_len]
+                    a0, a1, a2, a3 = w[f, c, i, j], w[f + 1, c, i, j], w[f + 2, c, i, j], w[f + 3, c, i, j]
+                    for x in range(out_len):
+                        v = src[x]
+                        r0[x] += a0 * v
+                        r1[x] += a1 * v
+                        r2[x] += a2 * v
+                        r3[x] += a3 * v
+    return out
+
+
+@kernel
+def prelu_backward_with_branches(x, slopes, dout):
+    """``prelu.prelu_backward`` without trick 8: an ``if`` per value and one float64
+    sum per channel. x, dout (C, P) -> (dx (C, P), dslopes (C,)); per-channel slopes."""
+    channels, pixels = x.shape
+    dx = np.empty_like(dout)
+    dslopes = np.empty_like(slopes)
+    for c in prange(channels):
+        total = 0.0
+        for p in range(pixels):
+            if x[c, p] > 0:
+                dx[c, p] = dout[c, p]
+            else:
+                dx[c, p] = slopes[c] * dout[c, p]
+                total += dout[c, p] * x[c, p]
+        dslopes[c] = total
+    return dx, dslopes
+
+
 def trick_ablations(d, s, m, scale, lr_size, batch, patch, repeat) -> str:
     """A markdown table: some of the fast kernels' tricks (``minisr/kernels/__init__.py``),
     each timed with and without it, everything else the same (fast kernels, float32;
@@ -196,6 +248,24 @@ def trick_ablations(d, s, m, scale, lr_size, batch, patch, repeat) -> str:
     compare(f"filter blocks: 3x3 convolution {s} -> {s} on {size}x{size}, 4 filters at a time vs 1",
             lambda: conv2d_forward(hp, w, b, 1, 0, False, 1),
             lambda: [conv2d_forward(hp, w[f:f + 1], b[f:f + 1], 1, 0, False, 1) for f in range(s)])
+
+    # Tap sweeps and whole vectors: the same layer, three taps per sweep over whole SIMD
+    # vectors vs one tap per sweep over exactly the row (filters: a multiple of 4 here).
+    f4 = s - s % 4 or 4
+    w4, b4 = rng.normal(size=(f4, s, 3, 3)).astype(np.float32), np.zeros(f4, np.float32)
+    np.testing.assert_allclose(forward_one_tap_per_sweep(hp, w4, b4, 1), conv2d_forward(hp, w4, b4, 1, 0, False, 1),
+                               rtol=1e-4, atol=1e-4)  # the same numbers
+    compare(f"tap sweeps + whole vectors: 3x3 convolution {s} -> {f4} on {size}x{size}, "
+            "3 taps per sweep vs 1", lambda: conv2d_forward(hp, w4, b4, 1, 0, False, 1),
+            lambda: forward_one_tap_per_sweep(hp, w4, b4, 1))
+
+    # Branch-free PReLU backward vs an if per value with a float64 sum.
+    xd = rng.normal(size=(d, size * size)).astype(np.float32)
+    gd = rng.normal(size=(d, size * size)).astype(np.float32)
+    slopes = np.full(d, 0.25, np.float32)
+    np.testing.assert_allclose(prelu_backward(xd, slopes, gd)[0], prelu_backward_with_branches(xd, slopes, gd)[0])
+    compare(f"branch-free PReLU backward: {d} channels of {size}x{size}, selects vs branches",
+            lambda: prelu_backward(xd, slopes, gd), lambda: prelu_backward_with_branches(xd, slopes, gd))
 
     # Sub-pixel deconvolution vs the same stride-1 kernel on a zero-stuffed canvas.
     deconv, k = model.deconv, model.deconv.kernel_size
