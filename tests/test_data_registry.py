@@ -33,7 +33,7 @@ def make_dataset(tmp_path, contents, name="Tiny"):
 
 def test_registry_knows_the_standard_sets():
     assert list_datasets() == ["T91", "General-100", "Set5", "Set14", "BSD200",
-                               "BSDS500-train", "BSD100", "Urban100"]
+                               "BSDS500-train", "BSDS500-val20", "BSD100", "Urban100"]
 
 
 @pytest.mark.parametrize("name,count", EXPECTED_COUNTS.items())
@@ -190,3 +190,14 @@ def test_shared_checksums_all_match(name):
 def test_cli_verify_shared(capsys):
     assert main(["verify", "Set5", "set14", "--data-dir", str(SHARED)]) == 0
     assert capsys.readouterr().out.splitlines() == ["Set5: 5 files OK", "Set14: 14 files OK"]
+
+
+def test_the_validation_set_is_twenty_images_of_bsds500_train(tmp_path):
+    """BSDS500-val20: every tenth BSDS500-train image, read from (and downloaded into)
+    the BSDS500-train folder, with the same checksums."""
+    from minisr.data.registry import VALIDATION_SET, dataset_folder, get_dataset
+
+    val, whole = get_dataset(VALIDATION_SET), get_dataset("BSDS500-train")
+    assert len(val.files) == 20 and set(val.files.items()) <= set(whole.files.items())
+    assert sorted(val.files) == sorted(whole.files)[::10]
+    assert dataset_folder(VALIDATION_SET, tmp_path) == tmp_path / "BSDS500-train"

@@ -342,3 +342,33 @@ def test_fsrcnn_s_defaults_to_its_own_learning_rate():
     assert rate({"model": "fsrcnn-s", "s": 6}) == 1e-3  # no longer the preset
     assert run.resolve_settings({}, saved={**run.DEFAULTS, "model_name": "fsrcnn-s",
                                               "lr": 1e-3})[0]["lr"] == 1e-3  # a resumed run keeps its rate
+
+
+# ------------------------------------------------------------------ honest validation
+def test_validation_images_are_never_trained_on(data, tmp_path, capsys):
+    """A validation image that is also in --train is held out of the training pairs
+    (BSDS500-val20 inside BSDS500-train); and the default validation set is
+    BSDS500-val20, which no reported table tests on, not Set5."""
+    from minisr.data.registry import VALIDATION_SET
+
+    assert run.DEFAULTS["val"] == [VALIDATION_SET] and "Set5" not in run.DEFAULTS["val"]
+    both = tmp_path / "both"
+    both.mkdir()
+    for source in sorted((data / "train").iterdir()) + sorted((data / "val").iterdir()):
+        (both / f"{source.parent.name}_{source.name}").write_bytes(source.read_bytes())
+    val_files = sorted(both.glob("val_*"))
+    kept, held = run.hold_out(sorted(both.iterdir()), val_files)
+    assert held == 2 and kept == sorted(both.glob("train_*"))
+    out = tmp_path / "run"
+    args = ["--train", str(both), "--val", str(both / "val_only"), *TINY, "--batch-size", "16", "--steps", "2",
+            "--no-progress", "--cache-dir", str(data / "cache"), "--out", str(out)]
+    (both / "val_only").mkdir()
+    for path in val_files:
+        (both / "val_only" / path.name).symlink_to(path)  # the same files under other names
+    assert train.main(args) == 0
+    printed = capsys.readouterr().out
+    assert f"2 validation image(s) of {both / 'val_only'} held out of the training images" in printed
+    assert "epochs of 360 pairs" in printed  # from the 3 training images only (120 pairs each)
+    with pytest.raises(run.UsageError, match="every training image is also a validation image"):
+        run.train_in(tmp_path / "x", {**{"train": [str(both / "val_only")], "val": [str(both / "val_only")]}},
+                     False, False, "test", 0.0)

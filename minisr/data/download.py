@@ -195,7 +195,7 @@ def download_dataset(name: DatasetLike, data_dir=None, *,
     folder = dataset_folder(dataset, data_dir)
     if dataset.files is None:
         raise DatasetError(by_hand_message(dataset, folder))
-    root = dataset.url if base_url is None else f"{base_url.rstrip('/')}/{quote(dataset.name)}/"
+    root = dataset.url if base_url is None else f"{base_url.rstrip('/')}/{quote(dataset.folder or dataset.name)}/"
     if root is None:
         raise DatasetError(f"{dataset.name} has no download URL")
     created = _make_folder(folder)

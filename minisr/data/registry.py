@@ -48,6 +48,7 @@ class Dataset:
     files: Optional[Dict[str, str]]
     url: Optional[str] = None
     homepage: Optional[str] = None
+    folder: Optional[str] = None  # the data dir's folder holding it, if not ``name`` (a subset)
 
 
 class FileProblem(NamedTuple):
@@ -61,6 +62,13 @@ class FileProblem(NamedTuple):
 def _pinned(name, description, url):
     return Dataset(name, description, CHECKSUMS[name], url=url)
 
+
+#: The validation set of every training run by default: 20 images of BSDS500-train (every
+#: tenth name in sorted order), which no reported table tests on. They are held out of
+#: the training images of any run that validates on them (``minisr.training.run``), so
+#: a run on T91 + BSDS500-train trains on the other 180.
+VALIDATION_SET = "BSDS500-val20"
+_VAL20 = sorted(CHECKSUMS["BSDS500-train"])[::10]
 
 DATASETS: Dict[str, Dataset] = {d.name: d for d in [
     _pinned("T91", "91 training images of Yang et al. (BMP)", _SR_REPO + "Train/"),
@@ -76,6 +84,10 @@ DATASETS: Dict[str, Dataset] = {d.name: d for d in [
             _BSDS_REPO + "test/"),
     _pinned("BSDS500-train", "BSDS500 train split, 200 images (JPEG)",
             _BSDS_REPO + "train/"),
+    Dataset(VALIDATION_SET, "20 images of BSDS500-train (every tenth name) for validation; "
+            "held out of training (JPEG)",
+            files={name: CHECKSUMS["BSDS500-train"][name] for name in _VAL20},
+            url=_BSDS_REPO + "train/", folder="BSDS500-train"),
     _pinned("BSD100", "BSDS500 val split, 100 images (JPEG)", _BSDS_REPO + "val/"),
     _pinned("Urban100", "100 urban scenes with regular structure (PNG)",
             _URBAN_REPO),
@@ -108,8 +120,10 @@ def resolve_data_dir(data_dir: Union[str, Path, None] = None) -> Path:
 
 
 def dataset_folder(name: DatasetLike, data_dir=None) -> Path:
-    """The folder of dataset ``name`` inside the data dir (it may not exist)."""
-    return resolve_data_dir(data_dir) / get_dataset(name).name
+    """The folder of dataset ``name`` inside the data dir (it may not exist); a subset
+    (``BSDS500-val20``) lives in its whole set's folder."""
+    dataset = get_dataset(name)
+    return resolve_data_dir(data_dir) / (dataset.folder or dataset.name)
 
 
 def by_hand_message(dataset: Dataset, folder: Path) -> str:

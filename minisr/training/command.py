@@ -33,7 +33,8 @@ def build_parser() -> argparse.ArgumentParser:
     a("--finetune", choices=("all", "deconv"), help="train every layer, or only the deconvolution [all]")
     a = p.add_argument_group("data").add_argument
     a("--train", nargs="+", metavar="SET", help="training sets: registry names or image folders [T91]")
-    a("--val", nargs="+", metavar="SET", help="validation sets (exact test protocol) [Set5]")
+    a("--val", nargs="+", metavar="SET", help="validation sets: pick best.npz with the exact test protocol; "
+      "never trained on [BSDS500-val20: 20 images of BSDS500-train that no reported table tests on]")
     a("--no-val", dest="val", action="store_const", const=[], help="no validation")
     a("--data-dir", metavar="DIR", help="folder of datasets [$MINISR_DATA or ~/.cache/minisr]; "
       "this and the run options below are kept by --resume unless given again")

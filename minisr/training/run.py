@@ -24,7 +24,7 @@ import numba
 
 from .._jit import set_threads
 from ..data import DatasetError, dataset_files, get_dataset
-from ..data.registry import IMAGE_SUFFIXES
+from ..data.registry import IMAGE_SUFFIXES, VALIDATION_SET
 from ..locks import LOCK_NAME, hold, owner_note, read_owner, release
 from ..model import CONFIG_RANGES, FSRCNN
 from ..models import PRESETS, load_model, network_name
@@ -35,7 +35,7 @@ from .patches import PatchSpec, full_context, prepare
 
 DEFAULTS = dict(
     model="fsrcnn", d=None, s=None, m=None, scale=3,
-    train=["T91"], val=["Set5"], patch_size=None, stride=None, context="0", augment=True, flips=False,
+    train=["T91"], val=[VALIDATION_SET], patch_size=None, stride=None, context="0", augment=True, flips=False,
     batch_size=128, seed=0,
     optimizer="adam", lr=1e-3, deconv_lr=1e-4, momentum=0.9, weight_decay=0.0,
     schedule="cosine", warmup=0, final_lr=0.01, step_size=0, gamma=0.1,
@@ -170,6 +170,15 @@ def resolve_images(sets, data_dir=None, download=False) -> list:
             raise DatasetError(f"{item}: no images ({', '.join(IMAGE_SUFFIXES)}) in this folder")
         files += images
     return files
+
+
+def hold_out(train_files, val_files) -> tuple:
+    """The training images without any validation image (the same file, by path):
+    (kept, how many were held out). Validating on 20 images of BSDS500-train while
+    training on BSDS500-train trains on the other 180."""
+    validation = {os.path.realpath(p) for p in val_files}
+    kept = [p for p in train_files if os.path.realpath(p) not in validation]
+    return kept, len(train_files) - len(kept)
 
 
 def check_out_dir(out: Path, resume: bool, overwrite: bool) -> list:
@@ -315,6 +324,9 @@ def train_in(out: Path, given: dict, resume: bool, overwrite: bool, command: str
     files = resolve_images(settings["train"], run["data_dir"], run["download"])
     # before the pairs are made (minutes for a large set): a mistyped --val fails at once
     val_files = resolve_images(settings["val"], run["data_dir"], run["download"]) if settings["val"] else []
+    files, held_out = hold_out(files, val_files)
+    if not files:
+        raise UsageError("every training image is also a validation image: give other --train or --val sets")
     context = settings["context"]
     context = full_context(settings["m"], settings["scale"]) if context == "full" else int(context)
     size = settings["patch_size"]
@@ -351,6 +363,8 @@ def train_in(out: Path, given: dict, resume: bool, overwrite: bool, command: str
     trainer.say(f"{f'resuming at step {step:,}' if checkpoint else 'starting'} in {out}: {command}")
     for line in describe(settings, model, optimizer, pairs, total_steps).splitlines():
         trainer.say(line)
+    if held_out:
+        trainer.say(f"{held_out} validation image(s) of {' + '.join(settings['val'])} held out of the training images")
     if checkpoint and step >= total_steps:
         trainer.say(f"already finished ({step:,} steps); raise --steps to train longer")
         return 0
