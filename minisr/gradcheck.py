@@ -32,6 +32,8 @@ def numerical_gradient(scalar_fn, array: np.ndarray, eps: float = 1e-6, indices=
     place and restored). Only ``indices`` (flat) are perturbed when given; the other
     entries of the result are NaN."""
     grad = np.full(array.shape, np.nan)
+    if not array.flags.c_contiguous:
+        raise ValueError("numerical_gradient needs a C-contiguous array (its flat view is perturbed in place)")
     flat = array.reshape(-1)  # a view: writing to it perturbs ``array``
     for i in (range(flat.size) if indices is None else indices):
         saved = flat[i]
@@ -73,7 +75,7 @@ def check_layer(layer, x: np.ndarray, eps: float = 1e-6, seed: int = 0,
     of each array are checked (chosen at random).
     """
     forward_kwargs = forward_kwargs or {}
-    x = np.array(x, dtype=np.float64)
+    x = np.array(x, dtype=np.float64, order="C")  # C order: reshape(-1) must be a view
     _require_float64(x, *(p.data for p in layer.params.values()))
     rng = np.random.default_rng(seed)
     y = layer.forward(x, **forward_kwargs)
@@ -95,7 +97,7 @@ def check_model(model, x: np.ndarray, target: np.ndarray, eps: float = 1e-6, see
                 max_entries=None) -> dict:
     """Relative errors of the gradients of ``mse_loss(model.forward(x), target)``
     with respect to ``x`` and every named parameter of ``model`` (float64)."""
-    x = np.array(x, dtype=np.float64)
+    x = np.array(x, dtype=np.float64, order="C")
     _require_float64(x, target, *(p.data for p in model.parameters()))
     rng = np.random.default_rng(seed)
 

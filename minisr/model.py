@@ -21,14 +21,237 @@ import zlib
 import numpy as np
 
 from .atomic import atomic_savez
-from .layers import Conv2d, Deconv2d, Pad2d, PReLU
+from .layers import Conv2d, Deconv2d, Pad2d, PReLU, Upsample
 from .layers.base import Workspace, check_gradient, check_input, kernel_choice, pack, unpack
 
 PRELU_INIT = 0.25       # He et al.'s initial PReLU slope
 DECONV_INIT_STD = 1e-3  # the paper's Gaussian init of the deconvolution
 
 
-class FSRCNN:
+class Chain:
+    """A network that is a straight chain of layers: what FSRCNN and every network of
+    :mod:`minisr.networks` share. Subclasses build ``named_layers`` (``[(name, layer)]``)
+    and call :meth:`_finish`; ``config`` (JSON-able) rebuilds the network
+    (:func:`build_from_config`).
+
+    The whole backward pass is one reversed loop over the layers; ``infer`` runs each
+    layer's ``infer_packed`` (PReLU/ReLU fused into the convolution before it, outputs
+    written into the next layer's padded input, arrays kept between calls). Exactly one
+    layer changes the resolution (``resizes``): the deconvolution (FSRCNN) or a first
+    bicubic ``Upsample`` (SRCNN).
+    """
+
+    def _finish(self, named, scale: int, config: dict, kernels: str) -> None:
+        self.named_layers = named
+        self.layers = [layer for _, layer in named]
+        self.scale, self.config, self.kernels = int(scale), config, kernels
+        self._batch = self._out_shape = None  # of the last forward pass
+        self._workspace = Workspace()  # infer()'s arrays, kept between calls
+        self._workspace_lock = threading.Lock()  # held while a call uses them
+
+    def title(self) -> str:
+        return type(self).__name__
+
+    def __repr__(self):
+        return f"{self.title()}(scale={self.scale}{self.kernels_suffix()})"
+
+    def named_parameters(self) -> list:
+        """[(name, Parameter)], names like ``"feature.weight"``, ``"map2_prelu.slope"``."""
+        return [(f"{lname}.{pname}", p)
+                for lname, layer in self.named_layers for pname, p in layer.params.items()]
+
+    def parameters(self) -> list:
+        return [p for _, p in self.named_parameters()]
+
+    def zero_grad(self) -> None:
+        for p in self.parameters():
+            p.zero_grad()
+
+    def replica(self) -> "Chain":
+        """A model with the same configuration that *shares* this one's weight arrays
+        (each parameter's ``.data`` is the same array object, so updating one updates
+        both) but has its own gradients and layer caches: one per worker thread in
+        data-parallel training (``minisr/training/parallel.py``)."""
+        twin = build_from_config(self.config, dtype=self.dtype, kernels=self.kernels)
+        for mine, theirs in zip(self.parameters(), twin.parameters()):
+            theirs.data = mine.data
+            theirs.grad = np.zeros_like(mine.data)
+        return twin
+
+    @property
+    def dtype(self):
+        """The parameters' dtype (float32, or float64 for gradient checks)."""
+        return next(p.data.dtype for p in self.parameters())
+
+    def astype(self, dtype) -> "Chain":
+        """Convert every parameter to ``dtype`` (float64 for gradient checks); returns self."""
+        for layer in self.layers:
+            layer.astype(dtype)
+        return self
+
+    # ------------------------------------------------------------------ passes
+    def forward(self, x: np.ndarray, exact_size: bool = False) -> np.ndarray:
+        """x (N, 1, H, W) -> y (N, 1, nH - n + 1, nW - n + 1), or (N, 1, nH, nW) when
+        ``exact_size`` (inference).
+
+        The batch is packed once into the kernels' (C, H, W*N) layout, goes through
+        every layer's ``forward_packed`` and is unpacked at the end. The layer that
+        changes the resolution (the deconvolution, or a first bicubic ``Upsample``)
+        gives Caffe's size ``n(H - 1) + 1``, or ``nH`` with ``exact_size``.
+        """
+        x = check_input(x, 1, self.dtype, repr(self))
+        batch = x.shape[0]
+        exact = (self.scale * x.shape[2], self.scale * x.shape[3]) if exact_size else None
+        h = pack(x)
+        for layer in self.layers:
+            h = layer.forward_packed(h, batch, output_size=exact) if resizes(layer) else layer.forward_packed(h, batch)
+        y = unpack(h, batch)
+        self._batch, self._out_shape = batch, y.shape
+        return y
+
+    def infer(self, x: np.ndarray) -> np.ndarray:
+        """Inference: x (N, 1, H, W) -> (N, 1, nH, nW), exactly ``scale`` times larger.
+
+        The same numbers as ``forward(x, exact_size=True)``, sooner: each layer's
+        ``infer_packed`` keeps nothing for ``backward``, runs the PReLU after a
+        convolution in the convolution's pass, and writes its output straight into the
+        padded input its successor asks for (``input_border``), in arrays of a
+        :class:`~minisr.layers.base.Workspace` kept for the next call of the same size
+        (``release_workspace()`` frees them). A call made while another thread is using
+        the workspace gets a private one, so one model can serve several threads.
+
+        On the reference kernels (``kernels="reference"``) this *is*
+        ``forward(x, exact_size=True)``: the layers run their formulas one by one.
+        """
+        x = check_input(x, 1, self.dtype, repr(self))
+        self._batch = None  # infer() keeps nothing for backward
+        if not self._workspace_lock.acquire(blocking=False):
+            return self.run_inference(x, Workspace(keep=False))
+        try:
+            return self.run_inference(x, self._workspace)
+        finally:
+            self._workspace_lock.release()
+
+    def run_inference(self, x: np.ndarray, workspace: Workspace) -> np.ndarray:
+        """:meth:`infer` with the arrays of ``workspace``."""
+        batch, height, width = x.shape[0], x.shape[2], x.shape[3]
+        y, _ = infer_chain(self.layers, pack(x), batch, workspace,
+                           output_size=(self.scale * height, self.scale * width))
+        return unpack(y, batch)
+
+    def release_workspace(self) -> None:
+        """Free the arrays ``infer`` keeps for the next call of the same size."""
+        self._workspace.release()
+
+    def backward(self, dout: np.ndarray, input_grad: bool = True, stop_at: int = 0):
+        """Back-propagate ``dL/dy`` (shape of the last output); accumulates every
+        parameter's ``.grad`` and returns ``dL/dx`` (N, 1, H, W).
+
+        ``input_grad=False`` skips the first layer's input gradient (training does not
+        need it) and returns None. ``stop_at=k`` (with ``input_grad=False``) goes back
+        only through ``layers[k:]``: fine-tuning the deconvolution alone needs only
+        ``stop_at=len(layers) - 1``.
+
+        The whole engine: ``for layer in reversed(layers): d = layer.backward(d)``.
+        """
+        if self._batch is None:
+            raise RuntimeError(f"{self!r}: backward() called before forward()")
+        if stop_at and input_grad:
+            raise ValueError("stop_at > 0 leaves no input gradient: pass input_grad=False")
+        d = pack(check_gradient(dout, self._out_shape, self.dtype, repr(self)))
+        for index in reversed(range(stop_at, len(self.layers))):
+            d = self.layers[index].backward_packed(d, input_grad=index > stop_at or input_grad)
+        return unpack(d, self._batch) if input_grad else None
+
+    __call__ = forward
+
+    # ------------------------------------------------------------------ counting
+    def weight_count(self) -> int:
+        """Weights only, no biases or PReLU slopes: the paper's parameter count,
+        ``25d + sd + 9ms^2 + ds + 81d``."""
+        return sum(layer.weight_count() for layer in self.layers)
+
+    def macs_per_lr_pixel(self) -> int:
+        """Multiply-adds per LR pixel; for FSRCNN ``9ms^2 + 2sd + 106d`` (the
+        deconvolution's 81d are spent once per LR pixel, scattered onto n x n HR
+        pixels)."""
+        return sum(self.macs_by_layer())
+
+    def macs_by_layer(self) -> list:
+        """Each layer's multiply-adds per LR pixel: its own per input pixel, times n x n
+        for layers after a bicubic ``Upsample`` (they work on the HR grid)."""
+        macs, pixels = [], 1
+        for layer in self.layers:
+            macs.append(pixels * layer.macs_per_input_pixel())
+            if isinstance(layer, Upsample):
+                pixels = self.scale ** 2
+        return macs
+
+    def summary(self, input_shape=(1, 1, 253, 253), file=None) -> str:
+        """Print (and return) a table of layers, output shapes, weights and MACs per LR pixel."""
+        rows = [("layer", "type", "output shape", "weights", "MACs/LR px")]
+        shape = tuple(input_shape)
+        for (name, layer), macs in zip(self.named_layers, self.macs_by_layer()):
+            shape = layer.output_shape(shape)
+            rows.append((name, repr(layer), str(shape), str(layer.weight_count()), str(macs)))
+        n_all = sum(p.data.size for p in self.parameters())
+        rows.append(("total", f"{self.title()} x{self.scale}", "",
+                     str(self.weight_count()), str(self.macs_per_lr_pixel())))
+        widths = [max(len(r[i]) for r in rows) for i in range(5)]
+        lines = ["  ".join(c.ljust(w) if i < 3 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
+                 for r in rows]
+        lines.insert(1, "-" * len(lines[0]))
+        lines.insert(len(lines) - 1, "-" * len(lines[0]))
+        lines.append(f"all parameters (with biases and PReLU slopes): {n_all}; kernels: {self.kernels}")
+        text = "\n".join(lines)
+        print(text, file=file)
+        return text
+
+    def kernels_suffix(self) -> str:
+        return ", kernels='reference'" if self.kernels == "reference" else ""
+
+    # ------------------------------------------------------------------ files
+    def save(self, path) -> None:
+        """Write the weights and the configuration to an ``.npz`` file atomically
+        (:func:`minisr.atomic.atomic_write`: a temporary file, then renamed)."""
+        arrays = {name: p.data for name, p in self.named_parameters()}
+        arrays["__config__"] = np.array(json.dumps(self.config))
+        atomic_savez(path, arrays)
+
+    def load_weights(self, path) -> "Chain":
+        """Load weights saved by :meth:`save` into this model (names and shapes must match)."""
+        return self._set_weights(read_npz(path), path)
+
+    def _set_weights(self, arrays: dict, path) -> "Chain":
+        """Copy the arrays of a model file into this model's parameters, after checking
+        everything: the configuration, names, shapes, float dtype, no NaN/Inf.
+        Raises ValueError naming ``path``; the model is unchanged on error."""
+        arrays = dict(arrays)
+        if "__config__" in arrays:
+            saved = parse_config(arrays.pop("__config__"), path)
+            differ = {k: (saved[k], v) for k, v in self.config.items() if k in saved and saved[k] != v}
+            if differ:
+                details = ", ".join(f"{k}={a!r} in the file but {b!r} here" for k, (a, b) in differ.items())
+                raise ValueError(f"{path}: weights are for another configuration: {details}")
+        expected = dict(self.named_parameters())
+        missing = sorted(set(expected) - set(arrays))
+        unexpected = sorted(set(arrays) - set(expected))
+        if missing or unexpected:
+            raise ValueError(f"{path}: weights do not match {self!r}: "
+                             f"missing {missing or 'nothing'}, unexpected {unexpected or 'nothing'}")
+        for name, p in expected.items():
+            if arrays[name].shape != p.data.shape:
+                raise ValueError(f"{path}: {name} has shape {arrays[name].shape}, "
+                                 f"{self!r} needs {p.data.shape}")
+            if arrays[name].dtype.kind != "f":
+                raise ValueError(f"{path}: {name} holds {arrays[name].dtype} values, not floating point")
+        check_finite([(name, arrays[name]) for name in expected], path)
+        for name, p in expected.items():
+            p.data[...] = arrays[name]
+        return self
+
+
+class FSRCNN(Chain):
     """FSRCNN(d, s, m) for upscaling factor ``scale``.
 
     Arguments beyond the paper's (d, s, m, scale) describe how the authors' released
@@ -65,8 +288,8 @@ class FSRCNN:
         self.config = dict(d=int(d), s=int(s), m=int(m), scale=int(scale),
                            padding_mode=padding_mode, shared_prelu=bool(shared_prelu),
                            deconv_border=deconv_border, deconv_padding=int(deconv_padding))
-        self.d, self.s, self.m, self.scale = int(d), int(s), int(m), int(scale)
-        self.kernels = kernels = kernel_choice(kernels)
+        self.d, self.s, self.m = int(d), int(s), int(m)
+        kernels = kernel_choice(kernels)
 
         def conv(name, c_in, c_out, k):
             layer = Conv2d(c_in, c_out, k, padding=(k - 1) // 2, padding_mode=padding_mode, dtype=dtype,
@@ -82,12 +305,8 @@ class FSRCNN:
             named.append(("deconv_pad", Pad2d(1, "replicate", kernels=kernels)))
         named.append(("deconv", Deconv2d(d, 1, 9, stride=scale, padding=deconv_padding, dtype=dtype,
                                          kernels=kernels)))
-        self.named_layers = named
-        self.layers = [layer for _, layer in named]
+        self._finish(named, scale, self.config, kernels)
         self.deconv = self.layers[-1]
-        self._batch = self._out_shape = None  # of the last forward pass
-        self._workspace = Workspace()  # infer()'s arrays, kept between calls
-        self._workspace_lock = threading.Lock()  # held while a call uses them
         self.init_weights(seed)
 
     # ------------------------------------------------------------------ weights
@@ -111,195 +330,11 @@ class FSRCNN:
             if "bias" in layer.params:
                 layer.bias.data[...] = 0
 
-    def named_parameters(self) -> list:
-        """[(name, Parameter)], names like ``"feature.weight"``, ``"map2_prelu.slope"``."""
-        return [(f"{lname}.{pname}", p)
-                for lname, layer in self.named_layers for pname, p in layer.params.items()]
-
-    def parameters(self) -> list:
-        return [p for _, p in self.named_parameters()]
-
-    def zero_grad(self) -> None:
-        for p in self.parameters():
-            p.zero_grad()
-
-    def replica(self) -> "FSRCNN":
-        """A model with the same configuration that *shares* this one's weight arrays
-        (each parameter's ``.data`` is the same array object, so updating one updates
-        both) but has its own gradients and layer caches: one per worker thread in
-        data-parallel training (``minisr/training/parallel.py``)."""
-        twin = FSRCNN(**self.config, dtype=self.dtype, kernels=self.kernels)
-        for mine, theirs in zip(self.parameters(), twin.parameters()):
-            theirs.data = mine.data
-            theirs.grad = np.zeros_like(mine.data)
-        return twin
-
-    @property
-    def dtype(self):
-        return self.layers[0].weight.data.dtype
-
-    def astype(self, dtype) -> "FSRCNN":
-        """Convert every parameter to ``dtype`` (float64 for gradient checks); returns self."""
-        for layer in self.layers:
-            layer.astype(dtype)
-        return self
-
-    # ------------------------------------------------------------------ passes
-    def forward(self, x: np.ndarray, exact_size: bool = False) -> np.ndarray:
-        """x (N, 1, H, W) -> y (N, 1, nH - n + 1, nW - n + 1), or (N, 1, nH, nW) when
-        ``exact_size`` (inference).
-
-        The batch is packed once into the kernels' (C, H, W*N) layout, goes through
-        every layer's ``forward_packed`` and is unpacked at the end.
-        """
-        x = check_input(x, 1, self.dtype, repr(self))
-        batch = x.shape[0]
-        h = pack(x)
-        for layer in self.layers[:-1]:
-            h = layer.forward_packed(h, batch)
-        output_size = None
-        if exact_size:
-            height, width = h.shape[1], h.shape[2] // batch
-            border = 2 if self.config["deconv_border"] == "replicate" else 0
-            output_size = (self.scale * (height - border), self.scale * (width - border))
-        y = unpack(self.deconv.forward_packed(h, batch, output_size=output_size), batch)
-        self._batch, self._out_shape = batch, y.shape
-        return y
-
-    def infer(self, x: np.ndarray) -> np.ndarray:
-        """Inference: x (N, 1, H, W) -> (N, 1, nH, nW), exactly ``scale`` times larger.
-
-        The same numbers as ``forward(x, exact_size=True)``, sooner: each layer's
-        ``infer_packed`` keeps nothing for ``backward``, runs the PReLU after a
-        convolution in the convolution's pass, and writes its output straight into the
-        padded input its successor asks for (``input_border``), in arrays of a
-        :class:`~minisr.layers.base.Workspace` kept for the next call of the same size
-        (``release_workspace()`` frees them). A call made while another thread is using
-        the workspace gets a private one, so one model can serve several threads.
-
-        On the reference kernels (``kernels="reference"``) this *is*
-        ``forward(x, exact_size=True)``: the layers run their formulas one by one.
-        """
-        x = check_input(x, 1, self.dtype, repr(self))
-        self._batch = None  # infer() keeps nothing for backward
-        if not self._workspace_lock.acquire(blocking=False):
-            return self.run_inference(x, Workspace(keep=False))
-        try:
-            return self.run_inference(x, self._workspace)
-        finally:
-            self._workspace_lock.release()
-
-    def run_inference(self, x: np.ndarray, workspace: Workspace) -> np.ndarray:
-        """:meth:`infer` with the arrays of ``workspace``."""
-        batch, height, width = x.shape[0], x.shape[2], x.shape[3]
-        h, border = infer_chain(self.layers[:-1], pack(x), batch, workspace, self.deconv.input_border())
-        y, _ = self.deconv.infer_packed(h, batch, border, workspace,
-                                        output_size=(self.scale * height, self.scale * width))
-        return unpack(y, batch)
-
-    def release_workspace(self) -> None:
-        """Free the arrays ``infer`` keeps for the next call of the same size."""
-        self._workspace.release()
-
-    def backward(self, dout: np.ndarray, input_grad: bool = True, stop_at: int = 0):
-        """Back-propagate ``dL/dy`` (shape of the last output); accumulates every
-        parameter's ``.grad`` and returns ``dL/dx`` (N, 1, H, W).
-
-        ``input_grad=False`` skips the first layer's input gradient (training does not
-        need it) and returns None. ``stop_at=k`` (with ``input_grad=False``) goes back
-        only through ``layers[k:]``: fine-tuning the deconvolution alone needs only
-        ``stop_at=len(layers) - 1``.
-
-        The whole engine: ``for layer in reversed(layers): d = layer.backward(d)``.
-        """
-        if self._batch is None:
-            raise RuntimeError(f"{self!r}: backward() called before forward()")
-        if stop_at and input_grad:
-            raise ValueError("stop_at > 0 leaves no input gradient: pass input_grad=False")
-        d = pack(check_gradient(dout, self._out_shape, self.dtype, repr(self)))
-        for index in reversed(range(stop_at, len(self.layers))):
-            d = self.layers[index].backward_packed(d, input_grad=index > stop_at or input_grad)
-        return unpack(d, self._batch) if input_grad else None
-
-    __call__ = forward
-
-    # ------------------------------------------------------------------ counting
-    def weight_count(self) -> int:
-        """Weights only, no biases or PReLU slopes: the paper's parameter count,
-        ``25d + sd + 9ms^2 + ds + 81d``."""
-        return sum(layer.weight_count() for layer in self.layers)
-
-    def macs_per_lr_pixel(self) -> int:
-        """Multiply-adds per LR pixel: ``9ms^2 + 2sd + 106d`` (the deconvolution's
-        81d are spent once per LR pixel, scattered onto n x n HR pixels)."""
-        return sum(layer.macs_per_input_pixel() for layer in self.layers)
-
-    def summary(self, input_shape=(1, 1, 253, 253), file=None) -> str:
-        """Print (and return) a table of layers, output shapes, weights and MACs per LR pixel."""
-        rows = [("layer", "type", "output shape", "weights", "MACs/LR px")]
-        shape = tuple(input_shape)
-        for name, layer in self.named_layers:
-            shape = layer.output_shape(shape)
-            rows.append((name, repr(layer), str(shape), str(layer.weight_count()),
-                         str(layer.macs_per_input_pixel())))
-        n_all = sum(p.data.size for p in self.parameters())
-        rows.append(("total", f"FSRCNN({self.d}, {self.s}, {self.m}) x{self.scale}", "",
-                     str(self.weight_count()), str(self.macs_per_lr_pixel())))
-        widths = [max(len(r[i]) for r in rows) for i in range(5)]
-        lines = ["  ".join(c.ljust(w) if i < 3 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
-                 for r in rows]
-        lines.insert(1, "-" * len(lines[0]))
-        lines.insert(len(lines) - 1, "-" * len(lines[0]))
-        lines.append(f"all parameters (with biases and PReLU slopes): {n_all}; kernels: {self.kernels}")
-        text = "\n".join(lines)
-        print(text, file=file)
-        return text
-
-    def kernels_suffix(self) -> str:
-        return ", kernels='reference'" if self.kernels == "reference" else ""
+    def title(self) -> str:
+        return f"FSRCNN({self.d}, {self.s}, {self.m})"
 
     def __repr__(self):
         return f"FSRCNN(d={self.d}, s={self.s}, m={self.m}, scale={self.scale}{self.kernels_suffix()})"
-
-    # ------------------------------------------------------------------ files
-    def save(self, path) -> None:
-        """Write the weights and the configuration to an ``.npz`` file atomically
-        (:func:`minisr.atomic.atomic_write`: a temporary file, then renamed)."""
-        arrays = {name: p.data for name, p in self.named_parameters()}
-        arrays["__config__"] = np.array(json.dumps(self.config))
-        atomic_savez(path, arrays)
-
-    def load_weights(self, path) -> "FSRCNN":
-        """Load weights saved by :meth:`save` into this model (names and shapes must match)."""
-        return self._set_weights(read_npz(path), path)
-
-    def _set_weights(self, arrays: dict, path) -> "FSRCNN":
-        """Copy the arrays of a model file into this model's parameters, after checking
-        everything: the configuration, names, shapes, float dtype, no NaN/Inf.
-        Raises ValueError naming ``path``; the model is unchanged on error."""
-        arrays = dict(arrays)
-        if "__config__" in arrays:
-            saved = parse_config(arrays.pop("__config__"), path)
-            differ = {k: (saved[k], v) for k, v in self.config.items() if k in saved and saved[k] != v}
-            if differ:
-                details = ", ".join(f"{k}={a!r} in the file but {b!r} here" for k, (a, b) in differ.items())
-                raise ValueError(f"{path}: weights are for another configuration: {details}")
-        expected = dict(self.named_parameters())
-        missing = sorted(set(expected) - set(arrays))
-        unexpected = sorted(set(arrays) - set(expected))
-        if missing or unexpected:
-            raise ValueError(f"{path}: weights do not match {self!r}: "
-                             f"missing {missing or 'nothing'}, unexpected {unexpected or 'nothing'}")
-        for name, p in expected.items():
-            if arrays[name].shape != p.data.shape:
-                raise ValueError(f"{path}: {name} has shape {arrays[name].shape}, "
-                                 f"{self!r} needs {p.data.shape}")
-            if arrays[name].dtype.kind != "f":
-                raise ValueError(f"{path}: {name} holds {arrays[name].dtype} values, not floating point")
-        check_finite([(name, arrays[name]) for name in expected], path)
-        for name, p in expected.items():
-            p.data[...] = arrays[name]
-        return self
 
     @classmethod
     def load(cls, path, dtype=np.float32, kernels=None) -> "FSRCNN":
@@ -309,11 +344,10 @@ class FSRCNN:
         .npz, truncated or corrupt, a missing or malformed ``__config__``, weights that
         do not fit it, weights holding NaN/Inf.
         """
-        arrays = read_npz(path)
-        if "__config__" not in arrays:
-            raise ValueError(f"{path}: not a minisr model file (no __config__ entry)")
-        model = cls(**parse_config(arrays["__config__"], path), dtype=dtype, kernels=kernels)
-        return model._set_weights(arrays, path)
+        model = load_network(path, dtype=dtype, kernels=kernels)
+        if not isinstance(model, cls):
+            raise ValueError(f"{path}: holds {model!r}, not an FSRCNN; load it with minisr.load_model")
+        return model
 
 
 def inference_steps(layers) -> list:
@@ -329,20 +363,47 @@ def inference_steps(layers) -> list:
     return steps
 
 
-def infer_chain(layers, h, batch, workspace, last_border=(0, False)):
+def resizes(layer) -> bool:
+    """Whether ``layer`` changes the resolution (and so takes ``output_size``)."""
+    return getattr(layer, "resizes", False)
+
+
+def infer_chain(layers, h, batch, workspace, last_border=(0, False), output_size=None):
     """Run a chain of ``layers`` for inference on batch-packed ``h``; each layer writes
-    its output with the border the next one asks for (the last: ``last_border``).
-    Returns (output, its border in pixels)."""
+    its output with the border the next one asks for (the last: ``last_border``), the
+    layer that changes the resolution gives ``output_size``. Returns (output, its
+    border in pixels)."""
     border = 0
     steps = inference_steps(layers)
     for index, (layer, prelu) in enumerate(steps):
         out_border = steps[index + 1][0].input_border() if index + 1 < len(steps) else last_border
-        fused = {} if prelu is None else {"prelu": prelu}
-        h, border = layer.infer_packed(h, batch, border, workspace, out_border, **fused)
+        options = {} if prelu is None else {"prelu": prelu}
+        if resizes(layer):
+            options["output_size"] = output_size
+        h, border = layer.infer_packed(h, batch, border, workspace, out_border, **options)
     return h, border
 
 
 # ---------------------------------------------------------------------- model files
+def build_from_config(config: dict, dtype=np.float32, kernels=None, seed=0) -> Chain:
+    """The network a checked model-file configuration describes: an FSRCNN, or (with an
+    ``arch`` key) a named network of :mod:`minisr.networks`."""
+    if "arch" in config:
+        from .networks import Network
+        return Network(config["arch"], config["scale"], dtype=dtype, kernels=kernels, seed=seed)
+    return FSRCNN(**config, dtype=dtype, kernels=kernels, seed=seed)
+
+
+def load_network(path, dtype=np.float32, kernels=None) -> Chain:
+    """Build the network a saved ``.npz`` describes and load its weights (FSRCNN or a
+    named network); ValueError naming the file for anything wrong with it."""
+    arrays = read_npz(path)
+    if "__config__" not in arrays:
+        raise ValueError(f"{path}: not a minisr model file (no __config__ entry)")
+    model = build_from_config(parse_config(arrays["__config__"], path), dtype=dtype, kernels=kernels)
+    return model._set_weights(arrays, path)
+
+
 #: The integer settings of a model file's ``__config__`` and their allowed range. The
 #: paper's largest network is FSRCNN(56, 16, 4): these bounds leave room for
 #: experiments (at the bounds the weights take about 150 MB) but refuse a damaged or
@@ -367,6 +428,9 @@ def parse_config(entry, path) -> dict:
     if not isinstance(config, dict):
         raise ValueError(f"{path}: __config__ must be a JSON object, got {type(config).__name__} "
                          f"{json.dumps(config)[:60]}")
+    if "arch" in config:  # a named network of minisr.networks: its name and the scale
+        from .networks import check_arch_config
+        return check_arch_config(config, path)
     unknown = sorted(set(config) - set(CONFIG_RANGES) - set(CONFIG_CHOICES))
     if unknown:
         raise ValueError(f"{path}: __config__ has unknown keys {unknown} "

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .model import CONFIG_CHOICES, CONFIG_RANGES, FSRCNN, read_config
+from .model import CONFIG_CHOICES, CONFIG_RANGES, FSRCNN, load_network, read_config
 from .official import load_official_model, scale_from_filename
 
 #: (d, s, m) of the paper's two networks, by name: FSRCNN and FSRCNN-s (Table 2).
@@ -46,6 +46,14 @@ def network_name(d: int, s: int, m: int) -> str:
         if dims == (d, s, m):
             return name
     return f"fsrcnn-{d}-{s}-{m}"
+
+
+def model_label(model) -> str:
+    """A model's network in words: ``fsrcnn``, ``fsrcnn-s``, ``fsrcnn-d-s-m``, or a
+    named network of :mod:`minisr.networks` (``srcnn-ex``, ...)."""
+    if "arch" in model.config:
+        return model.config["arch"]
+    return network_name(model.d, model.s, model.m)
 
 
 def preset_config(network: str) -> dict:
@@ -116,11 +124,11 @@ def load_model(spec, scale=None, **config) -> FSRCNN:
                                  f"use scale {named_scale} or weights made for x{scale}")
             model = load_official_model(source, scale, **build)
         else:
-            model = FSRCNN.load(source, **build)
+            model = load_network(source, **build)
     if scale is not None and model.scale != scale:
         raise ValueError(f"{source}: the weights are for x{model.scale}, not x{scale}; "
                          f"use scale {model.scale} or weights made for x{scale}")
-    if any(model.config[key] != value for key, value in config.items()):
+    if any(model.config.get(key) != value for key, value in config.items()):
         asked = ", ".join(f"{key}={value!r}" for key, value in config.items())
         if set("dsm") <= set(config):  # a network: say which
             asked = f"{network_name(config['d'], config['s'], config['m'])} ({asked})"

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from .data import dataset_files, get_dataset
-from .models import PRESETS, file_scale, load_model, network_name, shipped_weights_path
+from .models import PRESETS, file_scale, load_model, model_label, shipped_weights_path
 from .progress import Progress
 from .image.protocol import check_scorable, evaluate_pair, load_test_pair, super_resolve
 
@@ -55,7 +55,7 @@ def evaluate(method: str, datasets, scales, weights=None, data_dir=None, progres
         if method != "bicubic":
             weights_file = pick_weights(method, weights, scale)
             model = load_model(weights_file, scale)
-            label = network_name(model.d, model.s, model.m)
+            label = model_label(model)
         for name in datasets:
             dataset = get_dataset(name).name
             files = dataset_files(dataset, data_dir)

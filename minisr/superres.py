@@ -36,7 +36,7 @@ from PIL import Image, ImageDraw, ImageOps
 
 from .image.color import rgb_to_ycbcr, round_half_up, ycbcr_to_rgb
 from .image.imageio import float_image_to_uint16, read_image, write_image
-from .layers import Conv2d
+from .layers import Conv2d, Upsample
 from .models import load_model
 from .image.resize import imresize, resize_matrix
 from .tiling import context_margin, forward_image, tile_spans
@@ -235,8 +235,12 @@ def memory_needed(shape, itemsize: int, model, tile=None, compare: bool = False)
         side_h = min(height, tile + 2 * tile_margin(model))
         side_w = min(width, tile + 2 * tile_margin(model))
     tile_lr = side_h * side_w
-    conv_channels = sum(layer.out_channels for layer in getattr(model, "layers", [])
-                        if isinstance(layer, Conv2d))
+    per_lr_pixel, conv_channels = 1, 0  # LR planes of the convolutions' outputs (n x n after Upsample)
+    for layer in getattr(model, "layers", []):
+        if isinstance(layer, Conv2d):
+            conv_channels += per_lr_pixel * layer.out_channels
+        elif isinstance(layer, Upsample):
+            per_lr_pixel = n * n
     total += (conv_channels + 3 * n * n) * tile_lr * np.dtype(model.dtype).itemsize
     total += 12 * channels * n * n * tile_lr * 8
     if compare:

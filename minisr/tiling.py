@@ -16,6 +16,8 @@ seen in the untiled run::
     HR output               |<- scale * core ->|  (the rest is thrown away)
 """
 
+import math
+
 import numpy as np
 
 from .shapes import input_rows
@@ -30,8 +32,27 @@ def context_margin(model) -> int:
     and after (``hi``) a pixel.
     """
     c = model.config
+    if "arch" in c:  # another chain of minisr.networks
+        return chain_margin(model)
     lo, hi = input_rows(0, model.scale - 1, c["m"], c["scale"], c["deconv_padding"], c["deconv_border"])
     return max(0, -lo, hi)
+
+
+def chain_margin(model) -> int:
+    """An upper bound of the LR context any chain needs (a larger margin than needed
+    changes nothing in the result, only the work): each convolution reaches
+    ``(k - 1) / 2`` pixels of the grid it works on (HR pixels, n to an LR pixel, after a
+    bicubic ``Upsample``, which itself reaches 2 LR pixels), a deconvolution
+    ``ceil(k / n)`` LR pixels; one pixel more for rounding."""
+    reach, per_lr_pixel = 0.0, 1
+    for layer in model.layers:
+        if getattr(layer, "resizes", False) and not hasattr(layer, "weight"):  # bicubic Upsample
+            reach, per_lr_pixel = reach + 2, model.scale
+        elif getattr(layer, "resizes", False):  # the deconvolution
+            reach += math.ceil(layer.kernel_size / layer.stride)
+        elif hasattr(layer, "kernel_size"):
+            reach += (layer.kernel_size - 1) / 2 / per_lr_pixel
+    return math.ceil(reach) + 1
 
 
 def tile_spans(length: int, tile: int, margin: int) -> list:

@@ -372,3 +372,20 @@ def test_validation_images_are_never_trained_on(data, tmp_path, capsys):
     with pytest.raises(run.UsageError, match="every training image is also a validation image"):
         run.train_in(tmp_path / "x", {**{"train": [str(both / "val_only")], "val": [str(both / "val_only")]}},
                      False, False, "test", 0.0)
+
+
+def test_train_any_named_network(data, tmp_path, capsys):
+    """--arch trains a network of minisr/networks.py; its best.npz evaluates and resumes."""
+    out = tmp_path / "srcnn"
+    args = ["--arch", "srcnn-ex", "--train", str(data / "train"), "--val", str(data / "val"),
+            "--batch-size", "16", "--patch-size", "7", "--steps", "6", "--val-every", "3", "--no-progress",
+            "--cache-dir", str(data / "cache"), "--out", str(out)]
+    assert train.main(args) == 0
+    assert "Network('srcnn-ex', scale=3): 57,184 weights" in capsys.readouterr().out
+    from minisr.models import load_model, model_label
+    best = load_model(out / "best.npz")
+    assert model_label(best) == "srcnn-ex" and best.infer(np.zeros((1, 1, 5, 6), np.float32)).shape == (1, 1, 15, 18)
+    assert train.main(["--out", str(out), "--resume", "--steps", "8", "--no-progress"]) == 0
+    assert "resuming at step 6" in capsys.readouterr().out
+    assert train.main(["--arch", "srcnn-ex", "--d", "8", "--out", str(tmp_path / "x")]) == 1
+    assert "names the whole network; leave out --d" in capsys.readouterr().err

@@ -59,3 +59,22 @@ class PReLU(Layer):
 
     def __repr__(self):
         return f"PReLU({self.channels}{', shared=True' if self.shared else ''}{self.kernels_suffix()})"
+
+
+class ReLU(PReLU):
+    """ReLU, ``y = max(x, 0)``, element-wise on (N, C, H, W)::
+
+        y = x if x > 0 else 0,    dx = dy if x > 0 else 0
+
+    A PReLU whose slope is fixed at 0 and not learned (no parameters), so it runs on the
+    same kernels, forward and backward, fast and reference, and fuses into the
+    convolution before it at inference like a PReLU. SRCNN's activation; in the paper's
+    Table 1 networks and its claim that PReLU trains more stably than ReLU.
+    """
+
+    def __init__(self, channels: int, dtype=np.float32, kernels=None):
+        super().__init__(channels, shared=True, init=0.0, dtype=dtype, kernels=kernels)
+        self.params = {}  # the slope stays 0: nothing to learn
+
+    def __repr__(self):
+        return f"ReLU({self.channels}{self.kernels_suffix()})"

@@ -48,6 +48,8 @@ class Deconv2d(Layer):
     ``bias`` (C_out,), zeros.
     """
 
+    resizes = True  # changes the resolution: takes output_size (``Chain.forward``, ``infer_chain``)
+
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int,
                  padding: int = 0, bias: bool = True, dtype=np.float32, seed=0, kernels=None):
         super().__init__(kernels)

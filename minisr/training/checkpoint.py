@@ -18,7 +18,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ..atomic import atomic_savez
-from ..model import FSRCNN, parse_config, read_npz
+from ..model import FSRCNN, build_from_config, parse_config, read_npz
 
 FORMAT = "minisr-checkpoint-1"
 
@@ -92,4 +92,4 @@ def restore_model(checkpoint: Checkpoint) -> FSRCNN:
     """The checkpoint's model, with its weights, checked as a model file is
     (configuration, names, shapes, float values; ValueError naming the file)."""
     config = parse_config(json.dumps(checkpoint.model_config), checkpoint.path)
-    return FSRCNN(**config)._set_weights(checkpoint.weights, checkpoint.path)
+    return build_from_config(config)._set_weights(checkpoint.weights, checkpoint.path)

@@ -14,6 +14,7 @@ import threading
 
 from ..data import DatasetError
 from ..models import PRESETS
+from ..networks import ARCHITECTURES
 from ..optim import SCHEDULES
 from .checkpoint import CheckpointError
 from .run import DEFAULT_STEPS, EXIT_INTERRUPTED, EXIT_IO, EXIT_TERMINATED, UsageError, train
@@ -24,6 +25,8 @@ def build_parser() -> argparse.ArgumentParser:
                                 description="Train FSRCNN (numbers in brackets are the defaults).")
     a = p.add_argument_group("model").add_argument
     a("--model", choices=sorted(PRESETS), help="fsrcnn = (56,12,4), fsrcnn-s = (32,5,1) [fsrcnn]")
+    a("--arch", metavar="NAME", help="another network instead of FSRCNN: " + ", ".join(ARCHITECTURES)
+      + " (minisr/networks.py: the paper's Table 1 and its design claims)")
     a("--d", type=int, metavar="D", help="feature channels (overrides --model)")
     a("--s", type=int, metavar="S", help="shrunk channels")
     a("--m", type=int, metavar="M", help="mapping layers")

@@ -28,13 +28,14 @@ from ..data.registry import IMAGE_SUFFIXES, VALIDATION_SET
 from ..locks import LOCK_NAME, hold, owner_note, read_owner, release
 from ..model import CONFIG_RANGES, FSRCNN
 from ..models import PRESETS, load_model, network_name
+from ..networks import ARCHITECTURES, Network
 from ..optim import SGD, Adam, make_schedule, param_groups
 from .checkpoint import load_checkpoint, restore_model
 from .loop import Trainer, Validator
 from .patches import PatchSpec, full_context, prepare
 
 DEFAULTS = dict(
-    model="fsrcnn", d=None, s=None, m=None, scale=3,
+    model="fsrcnn", arch=None, d=None, s=None, m=None, scale=3,
     train=["T91"], val=[VALIDATION_SET], patch_size=None, stride=None, context="0", augment=True, flips=False,
     batch_size=128, seed=0,
     optimizer="adam", lr=1e-3, deconv_lr=1e-4, momentum=0.9, weight_decay=0.0,
@@ -72,14 +73,28 @@ def model_dims(given: dict) -> tuple:
     return tuple(given.get(k) if given.get(k) is not None else v for k, v in zip("dsm", (d, s, m)))
 
 
+def check_arch_options(given: dict) -> None:
+    """--arch names the whole network: refuse the options that would describe another."""
+    if given["arch"] not in ARCHITECTURES:
+        raise UsageError(f"--arch must be one of {', '.join(ARCHITECTURES)}, not {given['arch']!r} "
+                         "(FSRCNN itself: --model, --d, --s, --m)")
+    clash = [f"--{key.replace('_', '-')}" for key in ("model", "d", "s", "m", "init_from") if given.get(key)]
+    if clash:
+        raise UsageError(f"--arch {given['arch']} names the whole network; leave out {', '.join(clash)}")
+
+
 def resolve_settings(given: dict, saved=None):
     """``(settings, run)``: what to train (the defaults, then the options given; when
     resuming, the saved settings, which the options may not contradict) and how to
     run it (:data:`RUN_OPTIONS`, free to change between chunks)."""
     if saved is None:
         settings = {**DEFAULTS, **{k: v for k, v in given.items() if k in DEFAULTS}}
-        settings["d"], settings["s"], settings["m"] = model_dims(given)
-        settings["model_name"] = model_name(settings["d"], settings["s"], settings["m"])
+        if settings["arch"]:  # a named network of minisr.networks: no d, s, m
+            check_arch_options(given)
+            settings["model_name"] = settings["arch"]
+        else:
+            settings["d"], settings["s"], settings["m"] = model_dims(given)
+            settings["model_name"] = model_name(settings["d"], settings["s"], settings["m"])
         if "lr" not in given:
             settings["lr"] = PRESET_LR.get(settings["model_name"], DEFAULTS["lr"])
     else:
@@ -198,6 +213,8 @@ def check_out_dir(out: Path, resume: bool, overwrite: bool) -> list:
 def build_model(settings) -> FSRCNN:
     """A fresh model, or one started from ``--init-from``'s weights."""
     d, s, m, scale = settings["d"], settings["s"], settings["m"], settings["scale"]
+    if settings.get("arch"):
+        return Network(settings["arch"], scale, seed=settings["seed"])
     if not settings["init_from"]:
         return FSRCNN(d, s, m, scale, seed=settings["seed"])
     source = load_model(settings["init_from"])
@@ -300,7 +317,8 @@ class RunFolder:
 
 def train(given: dict, command: str = "python -m minisr.train", backend=None) -> int:
     start = time.perf_counter()
-    default_out = f"runs/{model_name(*model_dims(given))}_x{given.get('scale', DEFAULTS['scale'])}"
+    name = given.get("arch") or model_name(*model_dims(given))
+    default_out = f"runs/{name}_x{given.get('scale', DEFAULTS['scale'])}"
     if given.get("finetune") == "deconv":
         default_out += "_deconv"
     out = Path(given.get("out") or default_out)
