@@ -1,6 +1,6 @@
 """Reading training runs and drawing their validation curves (shared by the experiment
 scripts). A run folder's ``log.csv`` has one row per logged step; the rows with a
-``val_psnr`` are the validations (Set5 by default, exact protocol). Charts are drawn
+``val_psnr`` are the validations (on the run's --val sets, exact protocol). Charts are drawn
 with Pillow, so no plotting package is needed.
 
 The files in ``experiments/results/`` are tracked: every script only prints its table

@@ -31,7 +31,7 @@ from typing import Callable, List
 
 import numpy as np
 
-from curves import REPO, RESULTS
+from curves import REPO, RESULTS, read_curve
 from minisr.image.color import rgb_to_ycbcr, ycbcr_to_rgb
 from minisr.image.imageio import read_image
 from minisr.image.metrics import modcrop
@@ -281,10 +281,139 @@ def figures_7_and_8(context: Context) -> Report:
 # ----------------------------------------------------------------------------- registry
 
 #: name -> item; several names may share a function (figures 7 and 8 are made together).
+# ----------------------------------------------------------------------------- Table 2, Figure 5
+
+#: The paper's Table 2 (Set5 x3 PSNR, T91 training; weights): {(d, s, m): (psnr, weights)}.
+TABLE_2 = {
+    (48, 12, 2): (32.87, 8832), (48, 12, 3): (32.88, 10128), (48, 12, 4): (33.08, 11424),
+    (56, 12, 2): (33.00, 9872), (56, 12, 3): (32.97, 11168), (56, 12, 4): (33.16, 12464),
+    (48, 16, 2): (32.95, 11232), (48, 16, 3): (33.10, 13536), (48, 16, 4): (33.18, 15840),
+    (56, 16, 2): (33.01, 12336), (56, 16, 3): (33.12, 14640), (56, 16, 4): (33.17, 16944),
+}
+TABLE_2_RUNS = REPO / "experiments" / "runs" / "table2"
+
+
+def table2_run(d: int, s: int, m: int) -> Path:
+    return TABLE_2_RUNS / f"d{d}_s{s}_m{m}"
+
+
+def run_finished(run: Path) -> bool:
+    log = run / "train.log"
+    return log.is_file() and "finished" in log.read_text().splitlines()[-1]
+
+
+def budget_line() -> str:
+    """The shared training budget of the design runs, from experiments/train_runs.py."""
+    from train_runs import SHARED, TABLE2_STEPS
+    return (f"Budget, the same for every network: {TABLE2_STEPS:,} steps of batch 128 "
+            f"({TABLE2_STEPS * 128 / 1e6:.2f} M backprops), T91 x3 with the paper's augmentation, Adam, "
+            "lr 3e-3 (deconvolution 1e-4), cosine to 1%, seed 0; each network's checkpoint chosen on "
+            "BSDS500-val20 (20 images of BSDS500-train, no test set), validated every 1,000 steps. "
+            f"Made by `python experiments/train_runs.py table2` (options: `{' '.join(SHARED)}`), in "
+            "resumable chunks; the paper trains far longer with SGD, so every cell is expected below its "
+            "paper value: the comparison is between the rows.")
+
+
+def table2(context: Context) -> Report:
+    """Table 2: the 12 settings of (d, s, m), weights (exact) and Set5 x3 PSNR/SSIM of each
+    run's best.npz (chosen on BSDS500-val20), beside the paper's; which trends hold."""
+    from minisr.model import FSRCNN
+    from minisr.scoring import evaluate
+
+    rows, scores = [], {}
+    for (d, s, m), (paper_psnr, paper_weights) in TABLE_2.items():
+        weights = FSRCNN(d, s, m, 3).weight_count()
+        run = table2_run(d, s, m)
+        if not run_finished(run):
+            rows.append(f"| {d} | {s} | {m} | {weights:,} | {paper_weights:,} | not trained yet | | | {paper_psnr:.2f} | |")
+            continue
+        result = evaluate("fsrcnn", ["Set5"], [3], [str(run / "best.npz")], context.data_dir, progress=False)[0]
+        curve = read_curve(run)
+        best = max(curve, key=lambda row: row[1])
+        scores[(d, s, m)] = result["psnr"]
+        rows.append(f"| {d} | {s} | {m} | {weights:,} | {paper_weights:,} | {best[1]:.2f} "
+                    f"({best[0] / 1e6:.2f} M) | {result['psnr']:.2f} | {result['ssim']:.4f} | {paper_psnr:.2f} | "
+                    f"{result['psnr'] - paper_psnr:+.2f} |")
+    body = [budget_line(), "",
+            "| d | s | m | weights (minisr) | weights (paper) | BSDS500-val20 PSNR of best.npz (at backprops) | "
+            "Set5 x3 PSNR | Set5 SSIM | paper PSNR | minisr - paper |",
+            "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"] + rows + [""]
+    body += trends(scores)
+    return Report("table2.md", "Table 2: the hourglass's settings d, s, m (x3, T91)", body)
+
+
+def trends(scores: dict) -> list:
+    """The paper's trends, each stated as holds / does not hold on the runs finished."""
+    lines = ["Trends (the paper's, on minisr's runs):", ""]
+    pairs = [(d, s) for d in (48, 56) for s in (12, 16)]
+    complete = [(d, s) for d, s in pairs if all((d, s, m) in scores for m in (2, 3, 4))]
+    if not complete:
+        return lines + ["- not judged yet: no (d, s) has all three m trained."]
+    best_is_4 = {(d, s): max((2, 3, 4), key=lambda m: scores[(d, s, m)]) == 4 for d, s in complete}
+    detail = "; ".join(f"({d}, {s}): " + ", ".join(f"m={m} {scores[(d, s, m)]:.2f}" for m in (2, 3, 4))
+                       for d, s in complete)
+    verdict = "holds" if all(best_is_4.values()) else (
+        f"holds for {sum(best_is_4.values())} of {len(complete)}" if any(best_is_4.values()) else "does not hold")
+    lines.append(f"- m = 4 is the best m for each (d, s): {verdict} ({detail}).")
+    largest = sorted(TABLE_2, key=lambda key: TABLE_2[key][1])[-3:]
+    if all(key in scores for key in largest):
+        spread = max(scores[k] for k in largest) - min(scores[k] for k in largest)
+        paper_spread = max(TABLE_2[k][0] for k in largest) - min(TABLE_2[k][0] for k in largest)
+        names = ", ".join(f"({d}, {s}, {m})" for d, s, m in largest)
+        lines.append(f"- the three largest networks ({names}) lie close together: {spread:.2f} dB apart "
+                     f"(paper: {paper_spread:.2f} dB) -- "
+                     f"{'holds' if spread <= 0.1 else 'does not hold'} (taking 0.1 dB as close).")
+    else:
+        lines.append("- the three largest networks close together: not judged yet (not all trained).")
+    return lines
+
+
+def figure5(context: Context) -> Report:
+    """Figure 5: validation PSNR against backprops, (a) d=56, s=16, m in {2, 3, 4};
+    (b) m=4, (d, s) in {(48,12), (56,12), (48,16), (56,16)}."""
+    plt = pyplot()
+    panels = [("(a) d = 56, s = 16", [(56, 16, m) for m in (2, 3, 4)], lambda d, s, m: f"m = {m}"),
+              ("(b) m = 4", [(d, s, 4) for d, s in ((48, 12), (56, 12), (48, 16), (56, 16))],
+               lambda d, s, m: f"d = {d}, s = {s}")]
+    figure, axes = plt.subplots(1, 2, figsize=(11, 4.2), dpi=90)
+    lines = [budget_line(), "", "![Figure 5](figure5_convergence.png)", "",
+             "Each curve: a run's log.csv, validation PSNR (BSDS500-val20, exact protocol, x3) at every "
+             "1,000 steps, against backprops (steps x 128). The paper plots Set5 PSNR; here the curves use "
+             "the validation set that picks the checkpoints, and Set5 is reported once, at the chosen "
+             "checkpoint, in table2.md.", ""]
+    for axis, (title, keys, label) in zip(axes, panels):
+        lows = []
+        for key in keys:
+            run = table2_run(*key)
+            if not (run / "log.csv").is_file():
+                lines.append(f"- {label(*key)} ({title}): no run yet")
+                continue
+            curve = [row for row in read_curve(run) if row[0] > 0]
+            x = [row[0] / 1e6 for row in curve]
+            y = [row[1] for row in curve]
+            axis.plot(x, y, label=label(*key) + ("" if run_finished(run) else " (unfinished)"))
+            lows.append(y[len(y) // 4] if y else None)
+            lines.append(f"- {title}, {label(*key)}: best {max(y):.3f} dB at {x[y.index(max(y))]:.2f} M backprops")
+        top = max((max(line.get_ydata()) for line in axis.get_lines()), default=30)
+        axis.set_ylim(min([v for v in lows if v is not None], default=top - 1) - 0.05, top + 0.05)
+        axis.set_xlabel("backprops (millions of sub-images)")
+        axis.set_ylabel("BSDS500-val20 PSNR (dB), x3")
+        axis.set_title(title)
+        axis.grid(alpha=0.3)
+        axis.legend(loc="lower right")
+    figure.tight_layout()
+    figure.savefig(context.out_dir / "figure5_convergence.png")
+    plt.close(figure)
+    return Report("figure5.md", "Figure 5: convergence of the hourglass's settings (x3, T91)", lines,
+                  ["figure5_convergence.png"])
+
+
 ITEMS = {
     "figure3": Item(figure3, "the 56 learned 9x9 deconvolution filters, x3 (minisr's and the authors')"),
     "figure7": Item(figures_7_and_8, "\"lenna\" (Set14) x3, made together with figure8"),
     "figure8": Item(figures_7_and_8, "\"butterfly\" (Set5) x3, made together with figure7"),
+    "table2": Item(table2, "the 12 settings of d, s, m: weights and Set5 x3 PSNR (runs of train_runs.py table2)"),
+    "figure5": Item(figure5, "convergence curves of d, s, m (the same runs)"),
 }
 
 

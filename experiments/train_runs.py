@@ -1,0 +1,102 @@
+"""Train the runs behind the paper's design experiments, in resumable chunks.
+
+    python experiments/train_runs.py table2 --minutes 50        # go on with Table 2's runs for 50 min
+    python experiments/train_runs.py table2 --list              # each run: done, started or not yet
+
+A *plan* is a list of runs, each a folder under ``experiments/runs/<plan>/`` and the
+options of ``python -m minisr.train`` that make it. Every call goes through the plan in
+order: a finished run is skipped, a started one goes on (``--resume``), a new one starts,
+each as its own ``python -m minisr.train`` process with ``--time-limit`` set to what is
+left of ``--minutes``, so that the call stops within a step or so of the budget with
+every run resumable (its ``checkpoint.npz`` is what a later call, on any machine,
+continues from). Commit the run folders between sessions. Nothing here depends on where
+it runs except the time: the same threads give the same weights bit for bit.
+
+Shared budget (stated in every result made from these runs): the same number of
+backprops for every network of a plan, the same recipe (Adam, lr 3e-3 for the
+convolutions and 1e-4 for the deconvolution, cosine to 1%, batch 128, T91 x3 with the
+paper's augmentation) and the same validation set (BSDS500-val20, never a test set).
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from itertools import product
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+RUNS = HERE / "runs"
+
+#: Options every run of the design experiments shares (Table 2, Figure 5).
+SHARED = ["--scale", "3", "--train", "T91", "--val", "BSDS500-val20", "--lr", "3e-3",
+          "--val-every", "1000", "--log-every", "100", "--threads", "2"]
+TABLE2_STEPS = 20_000  # x batch 128 = 2.56 M backprops per network
+
+
+def table2_runs() -> list:
+    """The paper's Table 2: d in {48, 56}, s in {12, 16}, m in {2, 3, 4}: 12 networks."""
+    return [(f"d{d}_s{s}_m{m}", ["--d", str(d), "--s", str(s), "--m", str(m), "--steps", str(TABLE2_STEPS)])
+            for d, s, m in product((56, 48), (12, 16), (4, 3, 2))]
+
+
+PLANS = {"table2": table2_runs}
+
+
+def status(folder: Path) -> str:
+    """'done' (the run's steps all taken), 'started' (a checkpoint to resume) or 'new'."""
+    log, settings = folder / "train.log", folder / "settings.json"
+    if settings.is_file() and log.is_file() and "finished" in log.read_text().splitlines()[-1]:
+        return "done"
+    if (folder / "checkpoint.npz").is_file():
+        return "started"
+    return "new"
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("plan", choices=sorted(PLANS))
+    parser.add_argument("--minutes", type=float, default=60.0, help="time budget of this call [60]")
+    parser.add_argument("--data-dir", help="datasets folder (default: $MINISR_DATA or ~/.cache/minisr)")
+    parser.add_argument("--list", action="store_true", help="only say where each run stands")
+    args = parser.parse_args(argv)
+    runs = PLANS[args.plan]()
+    base = RUNS / args.plan
+    if args.list:
+        for name, _ in runs:
+            print(f"{name}: {status(base / name)}")
+        return 0
+    deadline = time.monotonic() + 60 * args.minutes
+    for name, options in runs:
+        folder = Path(os.path.relpath(base / name))  # as the run's log will show its command
+        state = status(folder)
+        left = (deadline - time.monotonic()) / 60
+        if state == "done":
+            continue
+        if left < 0.5:
+            print(f"budget spent; {name} and the runs after it are left for the next call", flush=True)
+            return 0
+        command = [sys.executable, "-m", "minisr.train", *SHARED, *options, "--out", str(folder),
+                   "--time-limit", f"{left:.2f}", "--no-progress"]
+        if args.data_dir:
+            command += ["--data-dir", args.data_dir]
+        if state == "started":
+            command = [sys.executable, "-m", "minisr.train", "--out", str(folder), "--resume",
+                       "--time-limit", f"{left:.2f}", "--no-progress"]
+            command += ["--data-dir", args.data_dir] if args.data_dir else []
+        print(f"{name}: {'resuming' if state == 'started' else 'starting'} ({left:.1f} min left)", flush=True)
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        result = subprocess.run(command)
+        if result.returncode != 0:
+            print(f"{name}: python -m minisr.train exited {result.returncode}; stopping", flush=True)
+            return result.returncode
+        if status(folder) == "done":
+            settings = json.loads((folder / "settings.json").read_text())
+            print(f"{name}: done ({settings['total_steps']:,} steps)", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
