@@ -2,6 +2,8 @@
 
     python experiments/train_runs.py table2 --minutes 50        # go on with Table 2's runs for 50 min
     python experiments/train_runs.py table2 --list              # each run: done, started or not yet
+    python experiments/train_runs.py claims --minutes 45        # the design claims' runs
+    python experiments/train_runs.py table1 --minutes 60        # Table 1 (SRCNN-Ex: hours, in chunks)
 
 A *plan* is a list of runs, each a folder under ``experiments/runs/<plan>/`` and the
 options of ``python -m minisr.train`` that make it. Every call goes through the plan in
@@ -42,7 +44,34 @@ def table2_runs() -> list:
             for d, s, m in product((56, 48), (12, 16), (4, 3, 2))]
 
 
-PLANS = {"table2": table2_runs}
+CLAIMS_STEPS = TABLE2_STEPS  # the same budget as Table 2, whose d56_s12_m4 is FSRCNN seed 0
+
+
+def claims_runs() -> list:
+    """The design claims: FSRCNN(56, 12, 4) against the same network with identical
+    deconvolution filters, without the expanding layer, and with ReLU instead of PReLU;
+    PReLU and ReLU each from three seeds (the spread of the curves: stability)."""
+    steps = ["--steps", str(CLAIMS_STEPS)]
+    runs = [(arch, ["--arch", arch, *steps]) for arch in ("fsrcnn-shared-deconv", "fsrcnn-no-expand")]
+    runs += [(f"fsrcnn-relu_seed{seed}", ["--arch", "fsrcnn-relu", "--seed", str(seed), *steps]) for seed in (0, 1, 2)]
+    runs += [(f"fsrcnn_seed{seed}", ["--d", "56", "--s", "12", "--m", "4", "--seed", str(seed), *steps])
+             for seed in (1, 2)]
+    return runs
+
+
+TABLE1_STEPS = 10_000  # SRCNN-Ex: 0.70 s a step of 128 patches here (FSRCNN 0.017 s), measured
+# 2026-12-02 while a Table 2 run shared the machine: 10,000 steps are about 2 hours of it
+
+
+def table1_runs() -> list:
+    """The paper's Table 1: SRCNN-Ex, the two transition states and FSRCNN(56, 12, 4),
+    the same number of backprops each (FSRCNN last: it is also the cheapest)."""
+    steps = ["--steps", str(TABLE1_STEPS)]
+    return [(arch, ["--arch", arch, *steps]) for arch in ("transition-2", "transition-1", "srcnn-ex")] + [
+        ("fsrcnn", ["--d", "56", "--s", "12", "--m", "4", *steps])]
+
+
+PLANS = {"table2": table2_runs, "claims": claims_runs, "table1": table1_runs}
 
 
 def status(folder: Path) -> str:

@@ -15,6 +15,8 @@ Notation as in the paper: Conv(k, n_out, c_in), DeConv(k, n_out, c_in).
     fsrcnn-relu    FSRCNN(56, 12, 4) with ReLU instead of PReLU (claim: PReLU is more stable)
     fsrcnn-no-expand  FSRCNN(56, 12, 4) without the expanding layer: the deconvolution
                    takes the 12 mapped channels, DeConv(9,1,12) (claim: up to 0.3 dB lost)
+    fsrcnn-shared-deconv  FSRCNN(56, 12, 4) whose 56 deconvolution filters are one and the
+                   same: ChannelSum, then DeConv(9,1,1) (claim: at least 0.9 dB lost)
 
 Weights (the paper's count: no biases, no PReLU slopes): 57,184 / 58,976 / 17,088 /
 12,464, as in the paper's Table 1. Convolutions: padding keeps the size ("same"),
@@ -24,23 +26,29 @@ zeros; He initialisation for PReLU (slope 0.25) or ReLU; deconvolutions: Gaussia
 
 import numpy as np
 
-from .layers import Conv2d, Deconv2d, PReLU, ReLU, Upsample
+from .layers import ChannelSum, Conv2d, Deconv2d, PReLU, ReLU, Upsample
 from .layers.base import kernel_choice
 from .model import DECONV_INIT_STD, PRELU_INIT, Chain
 
 #: A layer of a network description: ("conv", k, n_out, c_in, activation),
-#: ("deconv", k, n_out, c_in) or ("upsample",); activation "prelu", "relu" or None.
+#: ("deconv", k, n_out, c_in), ("upsample",) or ("sum", channels); activation "prelu",
+#: "relu" or None.
 SRCNN_EX = [("upsample",), ("conv", 9, 64, 1, "relu"), ("conv", 5, 32, 64, "relu"), ("conv", 5, 1, 32, None)]
 TRANSITION_1 = [("conv", 9, 64, 1, "relu"), ("conv", 5, 32, 64, "relu"), ("deconv", 9, 1, 32)]
 
 
-def hourglass(d: int, s: int, m: int, first: int = 5, activation: str = "prelu", expand: bool = True) -> list:
-    """Feature extraction (first x first), shrinking, m mappings, expanding, deconvolution."""
+def hourglass(d: int, s: int, m: int, first: int = 5, activation: str = "prelu", expand: bool = True,
+              shared_deconv: bool = False) -> list:
+    """Feature extraction (first x first), shrinking, m mappings, expanding, deconvolution
+    (with ``shared_deconv``: one filter for every channel, as a channel sum first)."""
     layers = [("conv", first, d, 1, activation), ("conv", 1, s, d, activation)]
     layers += [("conv", 3, s, s, activation)] * m
     if expand:
         layers.append(("conv", 1, d, s, activation))
-    return layers + [("deconv", 9, 1, d if expand else s)]
+    channels = d if expand else s
+    if shared_deconv:
+        return layers + [("sum", channels), ("deconv", 9, 1, 1)]
+    return layers + [("deconv", 9, 1, channels)]
 
 
 ARCHITECTURES = {
@@ -49,6 +57,7 @@ ARCHITECTURES = {
     "transition-2": hourglass(64, 12, 4, first=9),
     "fsrcnn-relu": hourglass(56, 12, 4, activation="relu"),
     "fsrcnn-no-expand": hourglass(56, 12, 4, expand=False),
+    "fsrcnn-shared-deconv": hourglass(56, 12, 4, shared_deconv=True),
 }
 
 
@@ -69,6 +78,8 @@ class Network(Chain):
         for spec in ARCHITECTURES[arch]:
             if spec[0] == "upsample":
                 named.append(("upsample", Upsample(scale, kernels=kernels)))
+            elif spec[0] == "sum":
+                named.append(("sum", ChannelSum(spec[1], kernels=kernels)))
             elif spec[0] == "deconv":
                 _, k, n_out, c_in = spec
                 layer = Deconv2d(c_in, n_out, k, stride=scale, padding=4, dtype=dtype, kernels=kernels)

@@ -7,7 +7,7 @@ import pytest
 from minisr import FSRCNN
 from minisr.gradcheck import check_layer
 from minisr.image.resize import imresize
-from minisr.layers import ReLU, Upsample
+from minisr.layers import ChannelSum, ReLU, Upsample
 from minisr.model import load_network
 from minisr.models import load_model, model_label
 from minisr.networks import ARCHITECTURES, Network
@@ -77,6 +77,23 @@ def test_relu_and_upsample_layers():
     np.testing.assert_allclose(up.forward(x, output_size=(15, 18))[1, 2], imresize(x[1, 2], 3), atol=1e-12)
     assert up.forward(x).shape == (2, 3, 13, 16)
     assert check_layer(up, x)["input"] < 1e-6
+    channel_sum = ChannelSum(3)
+    np.testing.assert_array_equal(channel_sum.forward(x), x.sum(axis=1, keepdims=True))
+    assert check_layer(channel_sum, x)["input"] < 1e-6
+
+
+def test_identical_deconvolution_filters_are_a_channel_sum():
+    """fsrcnn-shared-deconv equals FSRCNN whose 56 deconvolution filters are all its one
+    filter (the deconvolution is linear)."""
+    shared = Network("fsrcnn-shared-deconv", 3, seed=3).astype(np.float64)
+    full = FSRCNN(56, 12, 4, 3).astype(np.float64)
+    for (_, p), (_, q) in zip(full.named_parameters()[:-2], shared.named_parameters()[:-2]):
+        p.data[...] = q.data
+    full.deconv.weight.data[...] = shared.layers[-1].weight.data  # (1, 1, 9, 9) -> every channel
+    full.deconv.bias.data[...] = shared.layers[-1].bias.data
+    x = np.random.default_rng(0).random((1, 1, 6, 7))
+    np.testing.assert_allclose(shared.infer(x), full.infer(x), rtol=1e-12, atol=1e-12)
+    assert shared.weight_count() == full.weight_count() - 55 * 81
 
 
 @pytest.mark.parametrize("arch", ["transition-2", "srcnn-ex"])

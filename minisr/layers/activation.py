@@ -78,3 +78,34 @@ class ReLU(PReLU):
 
     def __repr__(self):
         return f"ReLU({self.channels}{self.kernels_suffix()})"
+
+
+class ChannelSum(Layer):
+    """The sum of the channels: x (N, C, H, W) -> y (N, 1, H, W), ``y = sum_c x[:, c]``,
+    and back, ``dx[:, c] = dy`` for every c. No parameters.
+
+    It turns FSRCNN's deconvolution into one with 56 *identical* filters: a
+    DeConv(9, 1, d) whose d filters all equal w0 is DeConv(9, 1, 1) with w0 after this
+    layer, because the deconvolution is linear (the paper's claim that forcing the
+    filters to be identical costs at least 0.9 dB, ``minisr.networks``).
+    """
+
+    def __init__(self, channels: int, kernels=None):
+        super().__init__(kernels)
+        self.channels = channels
+        self.in_channels = channels
+
+    def forward_packed(self, x, batch):
+        """x (C, H, W*N) -> (1, H, W*N)."""
+        return x.sum(axis=0, keepdims=True, dtype=x.dtype)
+
+    def backward_packed(self, dout, input_grad=True):
+        """dout (1, H, W*N) -> dx (C, H, W*N): the same gradient for every channel."""
+        return np.repeat(dout, self.channels, axis=0)
+
+    def output_shape(self, input_shape):
+        n, _, h, w = input_shape
+        return (n, 1, h, w)
+
+    def __repr__(self):
+        return f"ChannelSum({self.channels}{self.kernels_suffix()})"
