@@ -302,14 +302,14 @@ def run_finished(run: Path) -> bool:
     return log.is_file() and "finished" in log.read_text().splitlines()[-1]
 
 
-def budget_line() -> str:
+def budget_line(plan: str = "table2") -> str:
     """The shared training budget of the design runs, from experiments/train_runs.py."""
     from train_runs import SHARED, TABLE2_STEPS
     return (f"Budget, the same for every network: {TABLE2_STEPS:,} steps of batch 128 "
             f"({TABLE2_STEPS * 128 / 1e6:.2f} M backprops), T91 x3 with the paper's augmentation, Adam, "
             "lr 3e-3 (deconvolution 1e-4), cosine to 1%, seed 0; each network's checkpoint chosen on "
             "BSDS500-val20 (20 images of BSDS500-train, no test set), validated every 1,000 steps. "
-            f"Made by `python experiments/train_runs.py table2` (options: `{' '.join(SHARED)}`), in "
+            f"Made by `python experiments/train_runs.py {plan}` (options: `{' '.join(SHARED)}`), in "
             "resumable chunks; the paper trains far longer with SGD, so every cell is expected below its "
             "paper value: the comparison is between the rows.")
 
@@ -408,12 +408,116 @@ def figure5(context: Context) -> Report:
                   ["figure5_convergence.png"])
 
 
+# ----------------------------------------------------------------------------- Table 1, claims
+RUNS_DIR = REPO / "experiments" / "runs"
+#: The paper's Table 1: network -> (weights, speed-up over SRCNN-Ex, Set5 x3 PSNR).
+TABLE_1 = {"srcnn-ex": (57184, 1.0, 32.83), "transition-1": (58976, 8.7, 32.95),
+           "transition-2": (17088, 30.1, 33.01), "fsrcnn": (12464, 41.3, 33.06)}
+
+
+def set5_of(run: Path, data_dir) -> tuple:
+    """(Set5 x3 PSNR, SSIM) of a finished run's best.npz (exact protocol), or None."""
+    from minisr.scoring import evaluate
+    if not run_finished(run):
+        return None
+    result = evaluate("fsrcnn", ["Set5"], [3], [str(run / "best.npz")], data_dir, progress=False)[0]
+    return result["psnr"], result["ssim"]
+
+
+def table1(context: Context) -> Report:
+    """Table 1: SRCNN-Ex, the two transition states and FSRCNN: weights, multiply-adds,
+    the speed-up over SRCNN-Ex (by multiply-adds and measured with minisr at x3,
+    253x253 -> 759x759) and Set5 x3 PSNR after the shared budget."""
+    from minisr.model import FSRCNN
+    from minisr.networks import Network
+    from minisr.profiling import median_time
+    from train_runs import TABLE1_STEPS
+
+    x = np.random.default_rng(0).random((1, 1, 253, 253), dtype=np.float32)
+    nets = {name: (FSRCNN(56, 12, 4, 3) if name == "fsrcnn" else Network(name, 3)) for name in TABLE_1}
+    times = {}
+    for name, net in nets.items():
+        net.infer(x)  # compiles, and makes the workspace
+        times[name] = median_time(lambda net=net: net.infer(x), 3 if name == "srcnn-ex" else 10)
+    base_macs, base_time = nets["srcnn-ex"].macs_per_lr_pixel(), times["srcnn-ex"]
+    rows = []
+    for name, (paper_weights, paper_speed, paper_psnr) in TABLE_1.items():
+        net = nets[name]
+        scores = set5_of(RUNS_DIR / "table1" / name, context.data_dir)
+        psnr = "not trained yet" if scores is None else f"{scores[0]:.2f} / {scores[1]:.4f}"
+        rows.append(f"| {name} | {net.weight_count():,} | {paper_weights:,} | {net.macs_per_lr_pixel():,} | "
+                    f"{base_macs / net.macs_per_lr_pixel():.1f}x | {paper_speed:.1f}x | {times[name] * 1e3:.1f} | "
+                    f"{base_time / times[name]:.1f}x | {psnr} | {paper_psnr:.2f} |")
+    body = [
+        "Networks (`minisr/networks.py`; `python -m minisr.train --arch NAME`): SRCNN-Ex "
+        "Conv(9,64,1)-Conv(5,32,64)-Conv(5,1,32) on the bicubic-upscaled image (ReLU); transition "
+        "state 1, its last convolution replaced by DeConv(9,1,32) on the LR image; transition state 2, "
+        "Conv(9,64,1)-Conv(1,12,64)-4xConv(3,12,12)-Conv(1,64,12)-DeConv(9,1,64) (PReLU); FSRCNN(56,12,4).",
+        "",
+        "Speed: `infer` of one 253x253 LR image at x3 (-> 759x759), float32, the median of 10 runs (SRCNN-Ex: 3), "
+        "all in this one run; the paper's speed-ups are the ratios of multiply-adds (the column beside them).",
+        "",
+        f"PSNR: each network trained on T91 x3 for {TABLE1_STEPS:,} steps of batch 128 (the same backprops for "
+        "all), Adam lr 3e-3 (deconvolution 1e-4), cosine, best.npz chosen on BSDS500-val20; "
+        "`python experiments/train_runs.py table1` (resumable chunks).",
+        "",
+        "| network | weights | paper | multiply-adds per LR pixel | speed-up by multiply-adds | paper | "
+        "ms (minisr) | speed-up measured | Set5 x3 PSNR / SSIM | paper PSNR |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"] + rows
+    return Report("table1.md", "Table 1: from SRCNN-Ex to FSRCNN (x3)", body)
+
+
+def claims(context: Context) -> Report:
+    """The paper's design claims, each measured on the claims runs and stated as holds /
+    does not hold: identical deconvolution filters, no expanding layer, PReLU vs ReLU."""
+    claims_dir = RUNS_DIR / "claims"
+    fsrcnn_runs = {0: table2_run(56, 12, 4), 1: claims_dir / "fsrcnn_seed1", 2: claims_dir / "fsrcnn_seed2"}
+    relu_runs = {seed: claims_dir / f"fsrcnn-relu_seed{seed}" for seed in (0, 1, 2)}
+    base = set5_of(fsrcnn_runs[0], context.data_dir)
+    lines = [budget_line("claims") + " FSRCNN seed 0 is Table 2's d56_s12_m4 run.", ""]
+
+    def against_base(run_name, what, threshold, at_least):
+        other = set5_of(claims_dir / run_name, context.data_dir)
+        if base is None or other is None:
+            return f"- {what}: not judged yet (runs unfinished)."
+        loss = base[0] - other[0]
+        holds = loss >= threshold if at_least else 0 < loss <= threshold + 0.05
+        return (f"- {what}: Set5 x3 {other[0]:.2f} dB against FSRCNN's {base[0]:.2f} dB, a loss of {loss:.2f} dB "
+                f"-- {'holds' if holds else 'does not hold'}.")
+
+    lines.append(against_base("fsrcnn-shared-deconv", "(a) 56 identical deconvolution filters cost at least 0.9 dB",
+                              0.9, True))
+    lines.append(against_base("fsrcnn-no-expand", "(b) without the expanding layer the network loses up to 0.3 dB",
+                              0.3, False))
+    curves = {}
+    for label, runs in (("PReLU", fsrcnn_runs), ("ReLU", relu_runs)):
+        curves[label] = [read_curve(run) for run in runs.values() if run_finished(run)]
+    if all(len(c) == 3 for c in curves.values()):
+        spreads = {}
+        for label, runs in curves.items():
+            points = min(len(c) for c in runs)
+            later = range(points // 10, points)  # past the first tenth of the training
+            spreads[label] = float(np.mean([np.std([c[i][1] for c in runs]) for i in later]))
+        finals = {label: [max(row[1] for row in c) for c in runs] for label, runs in curves.items()}
+        holds = spreads["PReLU"] < spreads["ReLU"]
+        lines.append(f"- (c) PReLU networks are more stable than ReLU ones: across 3 seeds the validation PSNR "
+                     f"curves spread by {spreads['PReLU']:.3f} dB (PReLU) and {spreads['ReLU']:.3f} dB (ReLU) on "
+                     f"average (standard deviation at each validation after the first tenth); best validation "
+                     f"PSNR PReLU {', '.join(f'{v:.2f}' for v in finals['PReLU'])}, ReLU "
+                     f"{', '.join(f'{v:.2f}' for v in finals['ReLU'])} -- {'holds' if holds else 'does not hold'}.")
+    else:
+        lines.append("- (c) PReLU more stable than ReLU: not judged yet (3 seeds of each needed).")
+    return Report("claims.md", "The paper's design claims, measured", lines)
+
+
 ITEMS = {
     "figure3": Item(figure3, "the 56 learned 9x9 deconvolution filters, x3 (minisr's and the authors')"),
     "figure7": Item(figures_7_and_8, "\"lenna\" (Set14) x3, made together with figure8"),
     "figure8": Item(figures_7_and_8, "\"butterfly\" (Set5) x3, made together with figure7"),
     "table2": Item(table2, "the 12 settings of d, s, m: weights and Set5 x3 PSNR (runs of train_runs.py table2)"),
     "figure5": Item(figure5, "convergence curves of d, s, m (the same runs)"),
+    "table1": Item(table1, "SRCNN-Ex to FSRCNN: weights, speed-ups (multiply-adds and measured), PSNR"),
+    "claims": Item(claims, "identical deconvolution filters, no expanding layer, PReLU vs ReLU"),
 }
 
 
