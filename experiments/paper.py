@@ -510,6 +510,18 @@ def claims(context: Context) -> Report:
     return Report("claims.md", "The paper's design claims, measured", lines)
 
 
+def figure6(context: Context) -> Report:
+    """Figure 6 (transfer across scales): ``experiments/transfer_curves.py``'s table and
+    charts, made into the same folder as the other items."""
+    import transfer_curves
+    transfer_curves.main(["--write", "--out-dir", str(context.out_dir)])
+    pictures = [f"transfer_{name}.png" for name, _, _ in transfer_curves.COMPARISONS]
+    return Report("figure6.md", "Figure 6: transfer across scales (fine-tuning the deconvolution)",
+                  ["The table and charts are `transfer.md` and " + ", ".join(f"`{p}`" for p in pictures) +
+                   " in this folder, made by `experiments/transfer_curves.py` from the transfer runs "
+                   "(their text says how)."], pictures)
+
+
 ITEMS = {
     "figure3": Item(figure3, "the 56 learned 9x9 deconvolution filters, x3 (minisr's and the authors')"),
     "figure7": Item(figures_7_and_8, "\"lenna\" (Set14) x3, made together with figure8"),
@@ -518,6 +530,7 @@ ITEMS = {
     "figure5": Item(figure5, "convergence curves of d, s, m (the same runs)"),
     "table1": Item(table1, "SRCNN-Ex to FSRCNN: weights, speed-ups (multiply-adds and measured), PSNR"),
     "claims": Item(claims, "identical deconvolution filters, no expanding layer, PReLU vs ReLU"),
+    "figure6": Item(figure6, "transfer across scales: the deconvolution fine-tuned vs from scratch"),
 }
 
 
