@@ -1,8 +1,9 @@
 """The one place where Numba's compilation settings are chosen.
 
 Every kernel in minisr is decorated with :func:`kernel` (a parallel kernel whose
-outer loop is a ``prange``), :func:`serial_kernel` (small helpers) or
-:func:`reference_kernel` (the plain loop nests of ``kernels/reference.py``).
+outer loop is a ``prange``), :func:`serial_kernel` (small helpers),
+:func:`reference_kernel` (the plain loop nests of ``kernels/reference.py``) or
+:func:`exact_kernel` (image arithmetic that must match NumPy's to the bit).
 
 * ``cache=True`` keeps the compiled machine code on disk (``__pycache__``), so the
   second run of a program does not compile again. The cache is keyed by each kernel's
@@ -40,6 +41,10 @@ serial_kernel = numba.njit(parallel=False, cache=True, fastmath=FASTMATH_FLAGS, 
 # no fastmath (every sum in the order it is written), no parallel loops. ``nogil`` only
 # lets the worker threads of data-parallel training run them side by side.
 reference_kernel = numba.njit(cache=True, nogil=True)
+# Image arithmetic that must give NumPy's (and MATLAB's) numbers bit for bit, e.g. the
+# colour conversion before rounding to 8 bits: parallel over rows, but no fastmath, so
+# every expression is evaluated in the order it is written, with no fused multiply-adds.
+exact_kernel = numba.njit(parallel=True, cache=True, nogil=True)
 prange = numba.prange
 
 

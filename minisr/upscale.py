@@ -28,7 +28,7 @@ from .image.imageio import ImageError
 from .models import PRESETS, load_model, preset_config
 from .multiscale import MultiScaleFSRCNN
 from .progress import Progress
-from .superres import (DEFAULT_TILE, describe, input_identities, one_line, plan_output, upscale,
+from .superres import (DEFAULT_TILE, PNG_COMPRESSION, describe, input_identities, one_line, plan_output, upscale,
                        upscale_file, writable_format)
 
 SCALES = (2, 3, 4)
@@ -102,6 +102,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="a minisr .npz or the authors' x<scale>.mat (default: shipped weights)")
     parser.add_argument("--format", choices=("png", "jpg", "same"),
                         help="output format (default png; 'same' keeps the input's)")
+    parser.add_argument("--png-compression", type=int, choices=range(10), default=PNG_COMPRESSION, metavar="0-9",
+                        help=f"zlib level of PNG outputs (default {PNG_COMPRESSION}: fast; 9: smallest files)")
     parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     parser.add_argument("--compare", action="store_true",
                         help="also write <output stem>_compare.png beside the output (photo_x3_compare.png, "
@@ -193,7 +195,7 @@ def _run_batch(files, model, args) -> int:
                     out = out[args.scale]
                 for path, note in upscale_file(source, out, model, args.tile, args.overwrite,
                                                args.compare, 1 if args.no_zoom else 3,
-                                               args.max_pixels, inputs):
+                                               args.max_pixels, inputs, args.png_compression):
                     bar.say(f"{source} -> {path}", sys.stdout)
                     if note:
                         bar.say(f"note: {path}: {note}", sys.stderr)

@@ -639,3 +639,16 @@ def test_cli_several_scales_with_the_shipped_weights(tmp_path, capsys):
     for n in (2, 3, 4):
         with Image.open(tmp_path / f"pic_x{n}.png") as img:
             assert img.size == (9 * n, 12 * n)
+
+
+def test_cli_png_compression_changes_the_size_not_the_pixels(weights, tmp_path, capsys):
+    source = save(tmp_path / "pic.png", Image.fromarray(rgb(40, 30)))
+    for level, name in ((1, "fast.png"), (9, "small.png")):
+        assert run([source, "--weights", weights[3], "--png-compression", level, "-o", tmp_path / name],
+                   capsys)[0] == 0
+    with Image.open(tmp_path / "fast.png") as a, Image.open(tmp_path / "small.png") as b:
+        assert np.array_equal(np.asarray(a), np.asarray(b))
+    assert (tmp_path / "small.png").stat().st_size < (tmp_path / "fast.png").stat().st_size
+    with pytest.raises(SystemExit) as exit_info:
+        main([str(source), "--png-compression", "10"])
+    assert exit_info.value.code == 2 and "invalid choice: 10" in capsys.readouterr().err

@@ -79,14 +79,14 @@ def identity(value):
 
 
 def upscale_task(payload, key: str, source: str, part: str, tile, compare: bool, zoom: int,
-                 max_pixels, threads):
+                 max_pixels, threads, png_compression):
     """One image on a worker: :func:`upscale_file` into the temporary name ``part``
     (replaced if an earlier attempt left it). Returns ("ok", [(part path, note)]) or
     ("error", one line)."""
     use_threads(threads)
     try:
         written = upscale_file(Path(source), Path(part), worker_model(key, payload), tile, True,
-                               compare, zoom, max_pixels, None)
+                               compare, zoom, max_pixels, None, png_compression)
         return "ok", [(str(path), note) for path, note in written]
     except (ImageError, ValueError, OSError, MemoryError) as error:
         return "error", one_line(error)
@@ -172,7 +172,8 @@ class BatchOnCluster:
                 jobs.append(Job(source, out, part_name(out, batch)))
             if not jobs:
                 return failed
-            options = (args.tile, args.compare, 1 if args.no_zoom else 3, args.max_pixels, self.threads)
+            options = (args.tile, args.compare, 1 if args.no_zoom else 3, args.max_pixels, self.threads,
+                       args.png_compression)
             model_future = self.model_future(model)
 
             def submit(job):
