@@ -11,6 +11,11 @@
 Every convolution keeps H x W ("same" padding); only the last layer works at the high
 resolution, which is what makes FSRCNN fast. The whole backward pass is one reversed
 loop over the layers: the network is a chain, so it needs no autograd tape.
+
+:class:`Chain` holds what every such chain shares (forward, backward, infer, summary,
+model files); :class:`FSRCNN` builds the hourglass on it, as :mod:`minisr.networks`
+builds the paper's other networks. Below them: the inference steps and the reading and
+checking of model files.
 """
 
 import json
