@@ -564,6 +564,15 @@ def check_not_an_input(targets, source, inputs=None) -> None:
 
 def upscale_file(source, out, model, tile=None, overwrite=False, compare=False, zoom=3,
                  max_pixels=None, inputs=None, png_compression=PNG_COMPRESSION) -> list:
+    """Read ``source``, upscale it, write ``out`` (see :func:`prepare_outputs`, which
+    takes the same arguments, and :func:`write_outputs`). Returns [(written path, note
+    or None)]."""
+    return write_outputs(prepare_outputs(source, out, model, tile, overwrite, compare, zoom, max_pixels,
+                                         inputs, png_compression))
+
+
+def prepare_outputs(source, out, model, tile=None, overwrite=False, compare=False, zoom=3,
+                    max_pixels=None, inputs=None, png_compression=PNG_COMPRESSION) -> "Prepared":
     """Read ``source``, upscale it, write ``out`` (and, with ``compare``, the picture
     :func:`compare_path` names). For a multi-scale model ``out`` is {scale: path}: the
     image is read once and every scale comes from one pass of the trunk.
@@ -571,8 +580,9 @@ def upscale_file(source, out, model, tile=None, overwrite=False, compare=False, 
     Never writes over ``source`` or any of ``inputs`` (:func:`input_identities` of the
     batch). ``max_pixels``: see
     :func:`check_size`, called once the image size is known.
-    Returns [(written path, note or None)]. Raises ImageError, ValueError or OSError
-    with a one-line message naming the file.
+    Returns the pictures ready to be written (:class:`Prepared`; nothing is written
+    yet, so that a batch can write one image while it computes the next). Raises
+    ImageError, ValueError or OSError with a one-line message naming the file.
     """
     outs = {n: Path(path) for n, path in (out.items() if isinstance(out, dict) else [(model.scale, out)])}
     formats = {n: writable_format(path) for n, path in outs.items()}  # fail before the work, not after it
@@ -597,7 +607,7 @@ def upscale_file(source, out, model, tile=None, overwrite=False, compare=False, 
     results = upscale_arrays(array, model, tile, dtype, compare)
     if not isinstance(results, dict):
         results = {model.scale: results}
-    written = []
+    prepared = Prepared(overwrite)
     for n, path in outs.items():
         result, bicubic, sr = results.pop(n)
         img = array_to_pil(result)
@@ -608,13 +618,33 @@ def upscale_file(source, out, model, tile=None, overwrite=False, compare=False, 
         profile = matching_icc(icc_profile, img.mode)
         if profile:
             params["icc_profile"] = profile
-        save_image(path, img, overwrite, **params)
-        written.append((path, note))
+        prepared.add(path, img, params, note)
         if compare:
-            del img
             picture = compare_picture(bicubic, sr, zoom, f"FSRCNN x{n}")
-            save_image(compare_path(path), Image.fromarray(picture), overwrite)
-            written.append((compare_path(path), None))
+            prepared.add(compare_path(path), Image.fromarray(picture), {}, None)
+    return prepared
+
+
+class Prepared:
+    """Pictures of one input ready to be written: [(path, PIL image, save options,
+    note)], whether existing files may be replaced, and their size in bytes."""
+
+    def __init__(self, overwrite: bool):
+        self.overwrite, self.outputs, self.nbytes = overwrite, [], 0
+
+    def add(self, path, img, params, note) -> None:
+        self.outputs.append((Path(path), img, params, note))
+        self.nbytes += img.width * img.height * len(img.getbands()) * (2 if img.mode == "I;16" else 1)
+
+
+def write_outputs(prepared: Prepared) -> list:
+    """Write what :func:`prepare_outputs` made, each file atomically; returns [(written
+    path, note or None)]. Pillow's encoders release the GIL, so this can run in a thread
+    beside the next image's work."""
+    written = []
+    for path, img, params, note in prepared.outputs:
+        save_image(path, img, prepared.overwrite, **params)
+        written.append((path, note))
     return written
 
 

@@ -19,6 +19,7 @@ import os
 import re
 import sys
 import types
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from PIL import Image
@@ -28,8 +29,8 @@ from .image.imageio import ImageError
 from .models import PRESETS, load_model, preset_config
 from .multiscale import MultiScaleFSRCNN
 from .progress import Progress
-from .superres import (DEFAULT_TILE, PNG_COMPRESSION, describe, input_identities, one_line, plan_output, upscale,
-                       upscale_file, writable_format)
+from .superres import (DEFAULT_TILE, PNG_COMPRESSION, describe, input_identities, one_line, plan_output,
+                       prepare_outputs, upscale, write_outputs, writable_format)
 
 SCALES = (2, 3, 4)
 
@@ -180,29 +181,65 @@ def _load(args):
     return multi
 
 
+#: Outputs of up to this many bytes are written in a thread while the next image is
+#: computed; a larger one is written before the next image starts (memory: the estimate
+#: made before each image counts one image's outputs).
+OVERLAP_BYTES = 256 * 2 ** 20
+
+
 def _run_batch(files, model, args) -> int:
-    """Upscale every file; one line per output or failure. Returns the number of failures."""
+    """Upscale every file; one line per output or failure. Returns the number of failures.
+
+    Each image's outputs are written by one writer thread while the next image is
+    computed (Pillow encodes without holding the GIL); the lines still come in the
+    order of the inputs, each once its files are written."""
     failed, planned = 0, {}
     inputs = input_identities(files)
     quiet = args.no_progress or len(files) < 2
     label = "upscale " + " ".join(f"x{n}" for n in args.scales)
-    with Progress(len(files), label, always=True, disable=quiet) as bar:
+    writing = None  # (source, future) of the outputs being written
+
+    def finish(job) -> int:
+        """Wait for a write; its lines, or its error; returns 1 if it failed."""
+        source, future = job
+        try:
+            for path, note in future.result():
+                bar.say(f"{source} -> {path}", sys.stdout)
+                if note:
+                    bar.say(f"note: {path}: {note}", sys.stderr)
+            return 0
+        except (ValueError, OSError, MemoryError) as error:
+            bar.say(f"error: {describe(source, error)}", sys.stderr)
+            return 1
+        finally:
+            bar.update(1)
+
+    with Progress(len(files), label, always=True, disable=quiet) as bar, \
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="minisr-writer") as writer:
         for source in files:
             try:
                 out = {n: plan_output(source, planned, n, args.output, args.format, args.out_dir)
                        for n in args.scales}
                 if len(out) == 1:
                     out = out[args.scale]
-                for path, note in upscale_file(source, out, model, args.tile, args.overwrite,
-                                               args.compare, 1 if args.no_zoom else 3,
-                                               args.max_pixels, inputs, args.png_compression):
-                    bar.say(f"{source} -> {path}", sys.stdout)
-                    if note:
-                        bar.say(f"note: {path}: {note}", sys.stderr)
+                prepared = prepare_outputs(source, out, model, args.tile, args.overwrite, args.compare,
+                                           1 if args.no_zoom else 3, args.max_pixels, inputs, args.png_compression)
             except (ImageError, ValueError, OSError, MemoryError) as error:
+                if writing is not None:
+                    failed += finish(writing)
+                    writing = None
                 failed += 1
                 bar.say(f"error: {describe(source, error)}", sys.stderr)
-            bar.update(1)
+                bar.update(1)
+                continue
+            if writing is not None:
+                failed += finish(writing)
+            writing = (source, writer.submit(write_outputs, prepared))
+            if prepared.nbytes > OVERLAP_BYTES:
+                failed += finish(writing)
+                writing = None
+        if writing is not None:
+            failed += finish(writing)
     return failed
 
 

@@ -652,3 +652,24 @@ def test_cli_png_compression_changes_the_size_not_the_pixels(weights, tmp_path, 
     with pytest.raises(SystemExit) as exit_info:
         main([str(source), "--png-compression", "10"])
     assert exit_info.value.code == 2 and "invalid choice: 10" in capsys.readouterr().err
+
+
+def test_cli_writes_in_a_thread_and_reports_in_input_order(weights, tmp_path, capsys, monkeypatch):
+    """One image is written while the next is computed: the lines still follow the
+    inputs, and a failed write (a full disk) is one line naming its input while the
+    batch goes on."""
+    import errno
+    sources = [save(tmp_path / f"p{i}.png", Image.fromarray(rgb(9, 8, seed=i))) for i in range(4)]
+    real_save = superres.save_image
+
+    def save_image(path, img, overwrite=False, **params):
+        if Path(path).name == "p1_x3.png":
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        return real_save(path, img, overwrite, **params)
+
+    monkeypatch.setattr(superres, "save_image", save_image)
+    code, out, err = run([tmp_path, "--weights", weights[3], "--out-dir", tmp_path / "out"], capsys)
+    assert code == 1
+    assert out == [f"{s} -> {tmp_path / 'out' / (s.stem + '_x3.png')}" for s in sources if s.name != "p1.png"]
+    assert any("p1.png" in line and "No space left on device" in line for line in err)
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["p0_x3.png", "p2_x3.png", "p3_x3.png"]
