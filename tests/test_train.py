@@ -389,3 +389,20 @@ def test_train_any_named_network(data, tmp_path, capsys):
     assert "resuming at step 6" in capsys.readouterr().out
     assert train.main(["--arch", "srcnn-ex", "--d", "8", "--out", str(tmp_path / "x")]) == 1
     assert "names the whole network; leave out --d" in capsys.readouterr().err
+
+
+def test_report_sets_are_logged_but_never_choose(data, tmp_path, capsys):
+    """--report Set5 scores Set5 with each validation (log.csv report_psnr/report_ssim,
+    train.log) while best.npz follows the validation set alone."""
+    out = tmp_path / "run"
+    args = cli(data, out, "--steps", "6", "--val-every", "3", "--report", "Set5", "--data-dir", str(data / "datasets"))
+    assert train.main(args) == 0
+    rows = read_log(out)
+    validated = [r for r in rows if r["val_psnr"]]
+    assert [r["step"] for r in validated] == ["0", "3", "6"]
+    assert all(r["report_psnr"] and r["report_ssim"] for r in validated)
+    assert all(not r["report_psnr"] for r in rows if not r["val_psnr"])
+    best = max(validated, key=lambda r: float(r["val_psnr"]))
+    state = load_checkpoint(out / "checkpoint.npz").state
+    assert state["best"]["step"] == int(best["step"])
+    assert "(report: PSNR" in capsys.readouterr().out

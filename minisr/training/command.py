@@ -39,6 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
     a("--val", nargs="+", metavar="SET", help="validation sets: pick best.npz with the exact test protocol; "
       "never trained on [BSDS500-val20: 20 images of BSDS500-train that no reported table tests on]")
     a("--no-val", dest="val", action="store_const", const=[], help="no validation")
+    a("--report", nargs="+", metavar="SET", help="sets scored with each validation and logged (log.csv "
+      "report_psnr), never used to choose best.npz: e.g. Set5, to draw the paper's curves [none]")
     a("--data-dir", metavar="DIR", help="folder of datasets [$MINISR_DATA or ~/.cache/minisr]; "
       "this and the run options below are kept by --resume unless given again")
     a("--download", action="store_true", help="download missing registry datasets")

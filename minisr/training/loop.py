@@ -46,6 +46,8 @@ from .checkpoint import CheckpointError, save_checkpoint
 from .parallel import DataParallel, batch_gradients
 
 LOG_COLUMNS = ["step", "backprops", "epoch", "lr", "loss", "val_psnr", "val_ssim", "wall_s"]
+#: Appended to a run's log.csv when it reports on other sets too (``--report``).
+REPORT_COLUMNS = ["report_psnr", "report_ssim"]
 
 
 def train_step(model, optimizer, x, t, offset: int = 0, parallel=None) -> float:
@@ -151,7 +153,7 @@ class Trainer:
 
     def __init__(self, model, optimizer, schedule, pairs, settings: dict, out_dir,
                  validator=None, state=None, progress: bool = True, workers: int = 1,
-                 gradients=None):
+                 gradients=None, reporter=None):
         self.model, self.optimizer, self.schedule, self.pairs = model, optimizer, schedule, pairs
         # workers > 1: each batch is split across that many threads (training/parallel.py).
         # gradients: another object with DataParallel's .gradients(x, t, offset, stop_at)
@@ -166,6 +168,7 @@ class Trainer:
             raise ValueError(f"only {len(pairs)} training pairs, fewer than one batch of {self.batch_size}")
         self.out = Path(out_dir)
         self.validator = validator
+        self.reporter = reporter  # sets scored with each validation and logged, never used to choose
         self.progress = progress
         self.rng = np.random.default_rng(settings["seed"])
         self.state = state or {"step": 0, "epoch": -1, "epoch_rng_state": None, "finished": False,
@@ -191,7 +194,7 @@ class Trainer:
         with open(self.out / "train.log", "a") as f:
             f.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')}  {message}\n")
 
-    def log_row(self, loss=None, psnr=None, ssim=None) -> None:
+    def log_row(self, loss=None, psnr=None, ssim=None, report=None) -> None:
         path = self.out / "log.csv"
         new = not path.exists()
         step = self.state["step"]
@@ -200,10 +203,12 @@ class Trainer:
                "" if loss is None else f"{loss:.7g}",
                "" if psnr is None else f"{psnr:.4f}", "" if ssim is None else f"{ssim:.5f}",
                f"{self.state['elapsed']:.1f}"]
+        if self.reporter is not None:
+            row += ["", ""] if report is None else [f"{report[0]:.4f}", f"{report[1]:.5f}"]
         with open(path, "a", newline="") as f:
             writer = csv.writer(f)
             if new:
-                writer.writerow(LOG_COLUMNS)
+                writer.writerow(LOG_COLUMNS + (REPORT_COLUMNS if self.reporter is not None else []))
             writer.writerow(row)
 
     def weights_finite(self) -> bool:
@@ -233,6 +238,8 @@ class Trainer:
                                   "then continue with --resume") from None
 
     def validate(self) -> tuple:
+        """(PSNR, SSIM) on the validation set, which picks best.npz, and (PSNR, SSIM) on
+        the ``--report`` sets, or None."""
         psnr, ssim = self.validator(self.model)
         best = self.state["best"]
         mark = ""
@@ -240,8 +247,10 @@ class Trainer:
             self.write(self.model.save, self.out / "best.npz")
             self.state["best"] = {"psnr": psnr, "ssim": ssim, "step": self.state["step"]}
             mark = "  (best)"
-        self.say(f"step {self.state['step']:>7}  validation PSNR {psnr:.3f} dB  SSIM {ssim:.4f}{mark}")
-        return psnr, ssim
+        report = self.reporter(self.model) if self.reporter is not None else None
+        reported = "" if report is None else f"  (report: PSNR {report[0]:.3f} dB)"
+        self.say(f"step {self.state['step']:>7}  validation PSNR {psnr:.3f} dB  SSIM {ssim:.4f}{mark}{reported}")
+        return psnr, ssim, report
 
     # ------------------------------------------------------------------ batches
     def next_batch(self):
@@ -279,7 +288,7 @@ class Trainer:
         save_every = save_every or val_every or 1000
         clock, elapsed = time.perf_counter(), self.state["elapsed"]
         if self.state["step"] == 0 and self.validator is not None and val_every:
-            self.log_row(None, *self.validate())
+            self.log_row(None, *self.validate())  # (psnr, ssim, report)
         losses, smooth = [], None
         label = f"x{self.settings['scale']} {self.settings['model_name']}"
         with InterruptFlag() as interrupt, Progress(total_steps, label, always=True, initial=self.state["step"],
@@ -303,7 +312,7 @@ class Trainer:
                     validate = self.validator is not None and val_every and (
                         step % val_every == 0 or done or outcome is not None)
                     if validate or step % log_every == 0 or done or outcome:
-                        self.log_row(float(np.mean(losses)), *(self.validate() if validate else (None, None)))
+                        self.log_row(float(np.mean(losses)), *(self.validate() if validate else (None, None, None)))
                         losses = []
                     if done or outcome or step % save_every == 0:
                         self.state["finished"] = done

@@ -36,7 +36,7 @@ from .patches import PatchSpec, full_context, prepare
 
 DEFAULTS = dict(
     model="fsrcnn", arch=None, d=None, s=None, m=None, scale=3,
-    train=["T91"], val=[VALIDATION_SET], patch_size=None, stride=None, context="0", augment=True, flips=False,
+    train=["T91"], val=[VALIDATION_SET], report=[], patch_size=None, stride=None, context="0", augment=True, flips=False,
     batch_size=128, seed=0,
     optimizer="adam", lr=1e-3, deconv_lr=1e-4, momentum=0.9, weight_decay=0.0,
     schedule="cosine", warmup=0, final_lr=0.01, step_size=0, gamma=0.1,
@@ -342,7 +342,8 @@ def train_in(out: Path, given: dict, resume: bool, overwrite: bool, command: str
     files = resolve_images(settings["train"], run["data_dir"], run["download"])
     # before the pairs are made (minutes for a large set): a mistyped --val fails at once
     val_files = resolve_images(settings["val"], run["data_dir"], run["download"]) if settings["val"] else []
-    files, held_out = hold_out(files, val_files)
+    report_files = resolve_images(settings["report"], run["data_dir"], run["download"]) if settings["report"] else []
+    files, held_out = hold_out(files, val_files + report_files)
     if not files:
         raise UsageError("every training image is also a validation image: give other --train or --val sets")
     context = settings["context"]
@@ -369,9 +370,10 @@ def train_in(out: Path, given: dict, resume: bool, overwrite: bool, command: str
     schedule = make_schedule(settings["schedule"], total_steps, settings["warmup"],
                              settings["step_size"], settings["gamma"], settings["final_lr"])
     validator = Validator(val_files, settings["scale"]) if val_files else None
+    reporter = Validator(report_files, settings["scale"]) if report_files and validator else None
     for name in stale:
         (out / name).unlink()
-    trainer = Trainer(model, optimizer, schedule, pairs, settings, out, validator,
+    trainer = Trainer(model, optimizer, schedule, pairs, settings, out, validator, reporter=reporter,
                       state=checkpoint.state if checkpoint else None, progress=run["progress"],
                       workers=numba.get_num_threads(),
                       gradients=backend.bind(model, run) if backend is not None else None)
@@ -382,7 +384,8 @@ def train_in(out: Path, given: dict, resume: bool, overwrite: bool, command: str
     for line in describe(settings, model, optimizer, pairs, total_steps).splitlines():
         trainer.say(line)
     if held_out:
-        trainer.say(f"{held_out} validation image(s) of {' + '.join(settings['val'])} held out of the training images")
+        sets = " + ".join(settings["val"] + settings["report"])
+        trainer.say(f"{held_out} validation image(s) of {sets} held out of the training images")
     if checkpoint and step >= total_steps:
         trainer.say(f"already finished ({step:,} steps); raise --steps to train longer")
         return 0
