@@ -406,3 +406,13 @@ def test_report_sets_are_logged_but_never_choose(data, tmp_path, capsys):
     state = load_checkpoint(out / "checkpoint.npz").state
     assert state["best"]["step"] == int(best["step"])
     assert "(report: PSNR" in capsys.readouterr().out
+
+
+def test_init_from_another_network_is_one_line(data, tmp_path, capsys):
+    from minisr.networks import Network
+    Network("transition-1", 3).save(tmp_path / "t1.npz")
+    for extra in ([], ["--model", "fsrcnn"]):
+        args = cli(data, tmp_path / f"run{len(extra)}", "--init-from", str(tmp_path / "t1.npz"), *extra)
+        assert train.main(args) == 1
+        assert "holds Network('transition-1', scale=3); only FSRCNN runs start from another model" in \
+            capsys.readouterr().err

@@ -23,7 +23,7 @@ same batch: with the same settings it produces the same weights, bit for bit.
 A run directory holds::
 
     checkpoint.npz   model + optimiser + step + RNG state + settings (to --resume)
-    last.npz         the latest weights as a plain model file (FSRCNN.load)
+    last.npz         the latest weights as a plain model file (minisr.load_model)
     best.npz         the weights with the best validation PSNR so far
     log.csv          step, backprops (= step * batch), epoch, lr, mean loss since the last
                      row, validation PSNR/SSIM, wall_s (seconds in the loop, over all chunks)

@@ -64,11 +64,20 @@ class UsageError(ValueError):
 model_name = network_name  # "fsrcnn", "fsrcnn-s", or "fsrcnn-d-s-m" for other sizes
 
 
+def init_source(path) -> FSRCNN:
+    """The FSRCNN ``--init-from`` names (one-line errors for a bad file, or one holding
+    another network)."""
+    source = load_model(path)
+    if "arch" in source.config:
+        raise UsageError(f"--init-from {path}: holds {source!r}; only FSRCNN runs start from another model")
+    return source
+
+
 def model_dims(given: dict) -> tuple:
     """(d, s, m): --d/--s/--m, else --model's preset, else --init-from's, else FSRCNN's."""
     d, s, m = PRESETS[given.get("model", DEFAULTS["model"])]
     if given.get("init_from") and "model" not in given:
-        source = load_model(given["init_from"])  # one-line errors for a bad file
+        source = init_source(given["init_from"])
         d, s, m = source.d, source.s, source.m
     return tuple(given.get(k) if given.get(k) is not None else v for k, v in zip("dsm", (d, s, m)))
 
@@ -217,7 +226,7 @@ def build_model(settings) -> FSRCNN:
         return Network(settings["arch"], scale, seed=settings["seed"])
     if not settings["init_from"]:
         return FSRCNN(d, s, m, scale, seed=settings["seed"])
-    source = load_model(settings["init_from"])
+    source = init_source(settings["init_from"])
     if (source.d, source.s, source.m) != (d, s, m):
         raise UsageError(f"{settings['init_from']} is FSRCNN{(source.d, source.s, source.m)}, "
                          f"not the FSRCNN{(d, s, m)} asked for")
