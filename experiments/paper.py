@@ -400,7 +400,8 @@ def figure5(context: Context) -> Report:
         axis.set_ylabel("BSDS500-val20 PSNR (dB), x3")
         axis.set_title(title)
         axis.grid(alpha=0.3)
-        axis.legend(loc="lower right")
+        if axis.get_lines():
+            axis.legend(loc="lower right")
     figure.tight_layout()
     figure.savefig(context.out_dir / "figure5_convergence.png")
     plt.close(figure)
