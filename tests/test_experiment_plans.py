@@ -1,0 +1,33 @@
+"""The training plans of experiments/train_runs.py are valid training commands: a typo
+in a plan would otherwise surface hours into a session, when its run starts."""
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from minisr.training.command import build_parser
+from minisr.training.run import resolve_settings
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "experiments"))
+import train_runs  # noqa: E402
+
+
+@pytest.mark.parametrize("plan", sorted(train_runs.PLANS))
+def test_every_planned_run_is_a_valid_training_command(plan):
+    runs = train_runs.PLANS[plan]()
+    names = [name for name, _ in runs]
+    assert len(names) == len(set(names)), "two runs of one plan share a folder"
+    for name, options in runs:
+        argv = [*train_runs.PLAN_OPTIONS[plan], *options, "--out", f"runs/{name}"]
+        given = vars(build_parser().parse_args(argv))
+        settings, run = resolve_settings(given)  # every option checked, as before a real run
+        assert run["steps"] and settings["val"] == ["BSDS500-val20"], name
+
+
+def test_the_design_plans_share_one_budget():
+    """Table 2 and the claims: the same steps, rate and validation for every network."""
+    for plan in ("table2", "claims"):
+        for name, options in train_runs.PLANS[plan]():
+            assert options[options.index("--steps") + 1] == str(train_runs.TABLE2_STEPS), name
+    assert len(train_runs.table2_runs()) == 12
