@@ -510,7 +510,38 @@ def claims(context: Context) -> Report:
                      f"{', '.join(f'{v:.2f}' for v in finals['ReLU'])} -- {'holds' if holds else 'does not hold'}.")
     else:
         lines.append("- (c) PReLU more stable than ReLU: not judged yet (3 seeds of each needed).")
-    return Report("claims.md", "The paper's design claims, measured", lines)
+    pictures = []
+    if any(curves.values()):
+        draw_seed_curves(curves, context.out_dir / "claims_prelu_relu.png")
+        pictures.append("claims_prelu_relu.png")
+        lines += ["", "![PReLU and ReLU, three seeds each](claims_prelu_relu.png)"]
+    return Report("claims.md", "The paper's design claims, measured", lines, pictures)
+
+
+def draw_seed_curves(curves: dict, path: Path) -> None:
+    """Claim (c)'s picture: each activation's runs (one per seed), validation PSNR against
+    backprops; left every point, right the second half enlarged (no point cut off)."""
+    plt = pyplot()
+    figure, axes = plt.subplots(1, 2, figsize=(11, 4.2), dpi=90)
+    colours = {"PReLU": "tab:blue", "ReLU": "tab:red"}
+    for label, runs in curves.items():
+        for index, curve in enumerate(runs):
+            x = [row[0] / 1e6 for row in curve if row[0] > 0]
+            y = [row[1] for row in curve if row[0] > 0]
+            name = f"{label} ({len(runs)} seeds)" if index == 0 else None
+            axes[0].plot(x, y, color=colours[label], alpha=0.8, label=name)
+            late = [(bx, by) for bx, by in zip(x, y) if bx >= x[-1] / 2]
+            axes[1].plot(*zip(*late), color=colours[label], marker=".", alpha=0.8,
+                         label=f"{label} ({len(runs)} seeds)" if index == 0 else None)
+    for axis, title in zip(axes, ("every validation", "second half enlarged")):
+        axis.set_xlabel("backprops (millions of sub-images)")
+        axis.set_ylabel("BSDS500-val20 PSNR (dB), x3")
+        axis.set_title(f"FSRCNN(56, 12, 4), PReLU vs ReLU: {title}")
+        axis.grid(alpha=0.3)
+        axis.legend(loc="lower right")
+    figure.tight_layout()
+    figure.savefig(path)
+    plt.close(figure)
 
 
 def figure6(context: Context) -> Report:
