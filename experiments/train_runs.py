@@ -59,8 +59,8 @@ def claims_runs() -> list:
     return runs
 
 
-TABLE1_STEPS = 10_000  # SRCNN-Ex: 0.70 s a step of 128 patches here (FSRCNN 0.017 s), measured
-# 2026-12-02 while a Table 2 run shared the machine: 10,000 steps are about 2 hours of it
+TABLE1_STEPS = 10_000  # SRCNN-Ex alone on the 2-core machine: 1,270 steps in 399 s with its
+# validations (0.28 s a step; 2026-12-02), so 10,000 steps take about 50 minutes
 
 
 def table1_runs() -> list:
