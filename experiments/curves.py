@@ -18,6 +18,18 @@ RESULTS = REPO / "experiments" / "results"
 COLOURS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf"]
 
 
+def pyplot(script: str):
+    """matplotlib.pyplot on the Agg backend (no display) for the scripts that draw with it
+    (``paper.py``, ``tour.py``), or a one-line SystemExit naming ``script``."""
+    try:
+        import matplotlib
+    except ImportError:
+        raise SystemExit(f"{script}: the pictures need matplotlib: pip install -e '.[plot]'") from None
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    return plt
+
+
 def add_write_options(parser, out_name: str) -> None:
     """``--write`` (replace the tracked result file) and ``--out-dir DIR`` (where to)."""
     parser.add_argument("--write", action="store_true",

@@ -31,7 +31,7 @@ from typing import Callable, List
 
 import numpy as np
 
-from curves import REPO, RESULTS, read_curve
+from curves import REPO, RESULTS, pyplot, read_curve
 from minisr.image.color import rgb_to_ycbcr, ycbcr_to_rgb
 from minisr.image.imageio import read_image
 from minisr.image.metrics import modcrop
@@ -76,17 +76,6 @@ class Item:
     what: str
 
 
-def pyplot():
-    """matplotlib.pyplot on the Agg backend (no display), or a one-line SystemExit."""
-    try:
-        import matplotlib
-    except ImportError:
-        raise SystemExit("paper.py: the pictures need matplotlib: pip install -e '.[plot]'") from None
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    return plt
-
-
 # ----------------------------------------------------------------------------- figure 3
 
 def filter_mosaic(filters: np.ndarray, columns: int = 8, gap: int = 1) -> np.ndarray:
@@ -109,7 +98,7 @@ def filter_mosaic(filters: np.ndarray, columns: int = 8, gap: int = 1) -> np.nda
 def figure3(context: Context) -> Report:
     """The 56 learned 9x9 deconvolution filters of FSRCNN x3: minisr's shipped model beside
     the authors' released one (the paper's Figure 3)."""
-    plt = pyplot()
+    plt = pyplot("paper.py")
     official_path = context.official_weights("FSRCNN", 3)
     models = [("minisr FSRCNN x3 (shipped, trained on T91)", load_model("fsrcnn_x3")),
               ("authors' FSRCNN x3 (released, 91-image + General-100)", load_model(official_path))]
@@ -219,7 +208,7 @@ def score_example(example: Example, panels: list, data_dir) -> tuple:
 def draw_example(example: Example, rows: list, pictures: list, path: Path) -> None:
     """One column per method and the original: the whole image with the zoomed region
     outlined on top, the region enlarged below, PSNR / SSIM in each title."""
-    plt = pyplot()
+    plt = pyplot("paper.py")
     from matplotlib.patches import Rectangle
 
     top, left, height, width = example.crop
@@ -373,7 +362,7 @@ def figure5(context: Context) -> Report:
     (b) m=4, (d, s) in {(48,12), (56,12), (48,16), (56,16)}. Top row: every validation
     of the runs; bottom row: the second half of training, where the curves separate,
     its axis fitted to all the points there (no point is cut off in either row)."""
-    plt = pyplot()
+    plt = pyplot("paper.py")
     panels = [("(a) d = 56, s = 16", [(56, 16, m) for m in (2, 3, 4)], lambda d, s, m: f"m = {m}"),
               ("(b) m = 4", [(d, s, 4) for d, s in ((48, 12), (56, 12), (48, 16), (56, 16))],
                lambda d, s, m: f"d = {d}, s = {s}")]
@@ -521,7 +510,7 @@ def claims(context: Context) -> Report:
 def draw_seed_curves(curves: dict, path: Path) -> None:
     """Claim (c)'s picture: each activation's runs (one per seed), validation PSNR against
     backprops; left every point, right the second half enlarged (no point cut off)."""
-    plt = pyplot()
+    plt = pyplot("paper.py")
     figure, axes = plt.subplots(1, 2, figsize=(11, 4.2), dpi=90)
     colours = {"PReLU": "tab:blue", "ReLU": "tab:red"}
     for label, runs in curves.items():

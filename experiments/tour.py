@@ -30,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
+from curves import pyplot
 from minisr.data import dataset_folder
 from minisr.image.protocol import bicubic_upscale, evaluate_pair, load_test_pair, super_resolve
 from minisr.kernels import reference
@@ -47,17 +48,6 @@ CHANNELS_SHOWN = 6
 #: The zoomed region of output.png, in LR pixels (top, left, size): the
 #: spotted border of the wing.
 ZOOM_LR = (50, 62, 21)
-
-
-def pyplot():
-    """matplotlib.pyplot on the Agg backend (no display), or a one-line SystemExit."""
-    try:
-        import matplotlib
-    except ImportError:
-        raise SystemExit("tour.py: the pictures need matplotlib: pip install -e '.[plot]'") from None
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    return plt
 
 
 def save_png(figure, path: Path, colors: int = 256) -> None:
@@ -246,7 +236,7 @@ def main(argv=None) -> int:
     if not butterfly.is_file():
         raise SystemExit(f"tour.py: {butterfly} not found; python -m minisr.data download Set5, "
                          "or pass --data-dir DIR (the folder holding Set5/)")
-    plt = pyplot()
+    plt = pyplot("tour.py")
     if args.out:
         out_dir = args.out
     elif args.write:
