@@ -4,6 +4,7 @@
     python experiments/train_runs.py table2 --list              # each run: done, started or not yet
     python experiments/train_runs.py claims --minutes 45        # the design claims' runs
     python experiments/train_runs.py table1 --minutes 60        # Table 1 (SRCNN-Ex: hours, in chunks)
+    python experiments/train_runs.py shipped --only fsrcnn_x3 fsrcnn_x2 fsrcnn_x4   # some runs of a plan
 
 A *plan* is a list of runs, each a folder under ``experiments/runs/<plan>/`` and the
 options of ``python -m minisr.train`` that make it. Every call goes through the plan in
@@ -114,8 +115,16 @@ def main(argv=None) -> int:
     parser.add_argument("--minutes", type=float, default=60.0, help="time budget of this call [60]")
     parser.add_argument("--data-dir", help="datasets folder (default: $MINISR_DATA or ~/.cache/minisr)")
     parser.add_argument("--list", action="store_true", help="only say where each run stands")
+    parser.add_argument("--only", nargs="+", metavar="RUN",
+                        help="only these runs of the plan, in the plan's order (e.g. two calls side by side, "
+                             "each with --threads 1 runs, on a 2-core machine)")
     args = parser.parse_args(argv)
     runs = PLANS[args.plan]()
+    if args.only:
+        unknown = sorted(set(args.only) - {name for name, _ in runs})
+        if unknown:
+            parser.error(f"plan {args.plan} has no run {', '.join(unknown)} (it has {', '.join(n for n, _ in runs)})")
+        runs = [(name, options) for name, options in runs if name in args.only]
     base = RUNS / args.plan
     if args.list:
         for name, _ in runs:
