@@ -12,6 +12,8 @@ import json
 import math
 from pathlib import Path
 
+import numpy as np
+
 REPO = Path(__file__).resolve().parents[1]
 RUNS = REPO / "experiments" / "runs"
 RESULTS = REPO / "experiments" / "results"
@@ -48,11 +50,12 @@ def save(text: str, path: Path, write: bool) -> None:
         print(f"(not written; run with --write to replace {path})")
 
 
-def read_curve(run: Path):
-    """[(backprops, psnr, wall_s)] of the validated rows of a run's log.csv."""
+def read_curve(run: Path, column: str = "val_psnr"):
+    """[(backprops, psnr, wall_s)] of the validated rows of a run's log.csv; ``column``
+    ``"report_psnr"`` reads the report set's PSNR (``--report``) instead of validation's."""
     with open(run / "log.csv", newline="") as f:
-        return [(int(r["backprops"]), float(r["val_psnr"]), float(r["wall_s"]))
-                for r in csv.DictReader(f) if r["val_psnr"]]
+        return [(int(r["backprops"]), float(r[column]), float(r["wall_s"]))
+                for r in csv.DictReader(f) if r.get(column)]
 
 
 def total_steps(run: Path) -> int:
@@ -75,6 +78,12 @@ def run_commands(run: Path) -> list:
     marks = ("starting in ", "resuming at ")
     lines = [line for line in log.read_text().splitlines() if any(m in line for m in marks)]
     return [line.split(": ", 1)[1] for line in lines if ": " in line]
+
+
+def same_weights(a: Path, b: Path) -> bool:
+    """Whether two model files (.npz) hold the same arrays, bit for bit."""
+    with np.load(a) as x, np.load(b) as y:
+        return sorted(x.files) == sorted(y.files) and all(np.array_equal(x[k], y[k]) for k in x.files)
 
 
 def settings_of(run: Path) -> dict:

@@ -31,7 +31,7 @@ from typing import Callable, List
 
 import numpy as np
 
-from curves import REPO, RESULTS, pyplot, read_curve
+from curves import REPO, RESULTS, pyplot, read_curve, same_weights
 from minisr.image.color import rgb_to_ycbcr, ycbcr_to_rgb
 from minisr.image.imageio import read_image
 from minisr.image.metrics import modcrop
@@ -267,82 +267,6 @@ def figures_7_and_8(context: Context) -> Report:
     return Report("figures7_8.md", "Figures 7 and 8: \"lenna\" and \"butterfly\" at x3", body, pictures)
 
 
-# ----------------------------------------------------------------------------- honest validation
-#: The shipped models as they were first chosen: the Set5-best checkpoint of each run
-#: (Set5 was then the validation set and also a reported test set).
-SET5_CHOSEN = {("fsrcnn", 3): "fsrcnn_x3_lr3e-3", ("fsrcnn-s", 3): "fsrcnn-s_x3_v2",
-               ("fsrcnn", 2): "fsrcnn_x2_v2", ("fsrcnn", 4): "fsrcnn_x4_v2",
-               ("fsrcnn-s", 2): "fsrcnn-s_x2_v2", ("fsrcnn-s", 4): "fsrcnn-s_x4_v2"}
-#: The same runs again, validated on BSDS500-val20 (`train_runs.py shipped`).
-VAL20_CHOSEN = {(network, scale): f"shipped/{network}_x{scale}" for network, scale in SET5_CHOSEN}
-
-
-def chosen_step(run: Path) -> int:
-    """The step whose weights a finished run kept as best.npz (from its train.log)."""
-    last = (run / "train.log").read_text().splitlines()[-1]
-    return int(last.split(" at step ")[1].split()[0].replace(",", ""))
-
-
-def same_trajectory(old: Path, new: Path) -> float:
-    """Largest |Set5 PSNR| difference between the old run's validations (Set5) and the new
-    run's report column (Set5 too) at the same steps: 0 when the runs took the same steps."""
-    import csv
-    with open(old / "log.csv", newline="") as f:
-        old_psnr = {int(r["step"]): float(r["val_psnr"]) for r in csv.DictReader(f) if r["val_psnr"]}
-    with open(new / "log.csv", newline="") as f:
-        new_psnr = {int(r["step"]): float(r["report_psnr"]) for r in csv.DictReader(f) if r.get("report_psnr")}
-    shared = sorted(set(old_psnr) & set(new_psnr) - {0})
-    return max(abs(old_psnr[s] - new_psnr[s]) for s in shared), len(shared)
-
-
-def validation(context: Context) -> Report:
-    """Honest validation, cell by cell: each shipped model chosen on Set5 (as first shipped)
-    against the same run validated on BSDS500-val20 (never a test set), on Set5, Set14, BSD200."""
-    from minisr.scoring import evaluate
-    from trained_table import TABLE_3
-    rows, notes = [], []
-    for (network, scale), old_name in SET5_CHOSEN.items():
-        old, new = RUNS_DIR / old_name, RUNS_DIR / VAL20_CHOSEN[(network, scale)]
-        if not run_finished(new):
-            rows.append(f"| {network} x{scale} | all | not trained yet | | | | | | |")
-            continue
-        scores = {}
-        for which, run in (("old", old), ("new", new)):
-            for r in evaluate(network, ["Set5", "Set14", "BSD200"], [scale], [str(run / "best.npz")],
-                              context.data_dir, progress=False):
-                scores[which, r["dataset"]] = (r["psnr"], r["ssim"])
-        steps = f"{chosen_step(old):,} / {chosen_step(new):,}"
-        for dataset in ("Set5", "Set14", "BSD200"):
-            (p_old, s_old), (p_new, s_new) = scores["old", dataset], scores["new", dataset]
-            paper = TABLE_3[(dataset, scale)][0 if network == "fsrcnn-s" else 1]
-            rows.append(f"| {network} x{scale} | {dataset} | {steps} | {p_old:.3f} | {p_new:.3f} | "
-                        f"{p_new - p_old:+.3f} | {s_old:.4f} | {s_new:.4f} | {paper:.2f} ({p_new - paper:+.2f}) |")
-        gap, count = same_trajectory(old, new)
-        notes.append(f"- {network} x{scale}: `experiments/runs/{old_name}` (Set5-chosen) and "
-                     f"`experiments/runs/{VAL20_CHOSEN[(network, scale)]}` (val20-chosen); Set5 at the "
-                     f"{count} validations they share differs by at most {gap:.4f} dB "
-                     + ("(the same steps: only the choice of checkpoint differs)." if gap < 5e-4 else
-                        "(not the same trajectory: the code or the starting weights differ)."))
-    body = [
-        "Each shipped model was first the checkpoint with the best Set5 PSNR of its run, and Set5 is also "
-        "a test set. `python experiments/train_runs.py shipped` ran each again with the same options and "
-        "seed on one thread, validated on BSDS500-val20 (every 10th image of BSDS500-train, 20 images no "
-        "table tests on; T91 is the training set, so nothing is held out of it), with Set5 logged beside "
-        "it (`report_psnr` in `log.csv`, never used to choose). x2 and x4 fine-tune the deconvolution of "
-        "the new x3 checkpoint. The shipped files are now the val20-chosen ones.",
-        "",
-        "Exact protocol (Y, modcrop, MATLAB bicubic LR, uint8, `scale` pixels shaved). Steps: the step "
-        "each run kept (Set5-chosen / val20-chosen).",
-        "",
-        "| model | set | steps kept | PSNR, Set5-chosen | PSNR, val20-chosen | change | SSIM, Set5-chosen | "
-        "SSIM, val20-chosen | paper Table 3 (val20-chosen's diff) |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|"] + rows + ["", "Runs:", ""] + notes
-    return Report("validation.md", "Honest validation: shipped checkpoints chosen on BSDS500-val20, not Set5", body)
-
-
-# ----------------------------------------------------------------------------- registry
-
-#: name -> item; several names may share a function (figures 7 and 8 are made together).
 # ----------------------------------------------------------------------------- Table 2, Figure 5
 
 #: The paper's Table 2 (Set5 x3 PSNR, T91 training; weights): {(d, s, m): (psnr, weights)}.
@@ -430,38 +354,49 @@ def trends(scores: dict) -> list:
     return lines
 
 
+FIGURE_5_RUNS = REPO / "experiments" / "runs" / "figure5"
+
+
 def figure5(context: Context) -> Report:
-    """Figure 5: validation PSNR against backprops, (a) d=56, s=16, m in {2, 3, 4};
-    (b) m=4, (d, s) in {(48,12), (56,12), (48,16), (56,16)}. Top row: every validation
-    of the runs; bottom row: the second half of training, where the curves separate,
-    its axis fitted to all the points there (no point is cut off in either row)."""
+    """Figure 5: Set5 x3 PSNR against backprops, as the paper plots it, (a) d=56, s=16,
+    m in {2, 3, 4}; (b) m=4, (d, s) in {(48,12), (56,12), (48,16), (56,16)}. The curves
+    are the ``report_psnr`` column of ``train_runs.py figure5``'s runs (Table 2's runs
+    again with Set5 scored at every validation, never choosing). Top row: every
+    validation; bottom row: the second half of training, where the curves separate, its
+    axis fitted to all the points there (no point is cut off in either row)."""
     plt = pyplot("paper.py")
     panels = [("(a) d = 56, s = 16", [(56, 16, m) for m in (2, 3, 4)], lambda d, s, m: f"m = {m}"),
               ("(b) m = 4", [(d, s, 4) for d, s in ((48, 12), (56, 12), (48, 16), (56, 16))],
                lambda d, s, m: f"d = {d}, s = {s}")]
     figure, axes = plt.subplots(2, 2, figsize=(11, 8), dpi=90)
-    lines = [budget_line(), "", "![Figure 5](figure5_convergence.png)", "",
-             "Each curve: a run's log.csv, validation PSNR (BSDS500-val20, exact protocol, x3) at every "
-             "1,000 steps, against backprops (steps x 128); top row all of it, bottom row the second half "
-             "enlarged. The paper plots Set5 PSNR; here the curves use the validation set that picks the "
-             "checkpoints, and Set5 is reported once, at the chosen checkpoint, in table2.md.", ""]
+    lines = [budget_line("figure5"), "", "![Figure 5](figure5_convergence.png)", "",
+             "Each curve: Set5 x3 PSNR (exact protocol) at every 1,000 steps against backprops (steps x 128), "
+             "from the `report_psnr` column of the run's log.csv: `python experiments/train_runs.py figure5` "
+             "trains Table 2's networks again with Table 2's options, seed and threads, adding `--report "
+             "Set5`, which scores Set5 at each validation without letting it choose anything (checkpoints are "
+             "still chosen on BSDS500-val20). Top row all of it, bottom row the second half enlarged.", ""]
     for column, (title, keys, label) in enumerate(panels):
         for key in keys:
-            run = table2_run(*key)
+            run = FIGURE_5_RUNS / table2_run(*key).name
             if not (run / "log.csv").is_file():
-                lines.append(f"- {label(*key)} ({title}): no run yet")
+                lines.append(f"- {title}, {label(*key)}: no run yet")
                 continue
-            curve = [row for row in read_curve(run) if row[0] > 0]
+            curve = [row for row in read_curve(run, "report_psnr") if row[0] > 0]
             x = [row[0] / 1e6 for row in curve]
             y = [row[1] for row in curve]
             name = label(*key) + ("" if run_finished(run) else " (unfinished)")
             late = [(bx, by) for bx, by in zip(x, y) if bx >= x[-1] / 2]  # the second half
             axes[0, column].plot(x, y, label=name)
             axes[1, column].plot(*zip(*late), marker=".", label=name)
-            lines.append(f"- {title}, {label(*key)}: best {max(y):.3f} dB at {x[y.index(max(y))]:.2f} M backprops")
+            same = ""
+            if run_finished(run) and run_finished(table2_run(*key)):
+                same = ("; best.npz identical to Table 2's run" if same_weights(run / "best.npz", table2_run(*key) /
+                        "best.npz") else "; **best.npz differs from Table 2's run**")
+            lines.append(f"- {title}, {label(*key)}: Set5 {y[-1]:.3f} dB at the end ({x[-1]:.2f} M backprops), "
+                         f"highest {max(y):.3f} dB at {x[y.index(max(y))]:.2f} M{same}")
         for row, axis in enumerate(axes[:, column]):
             axis.set_xlabel("backprops (millions of sub-images)")
-            axis.set_ylabel("BSDS500-val20 PSNR (dB), x3")
+            axis.set_ylabel("Set5 PSNR (dB), x3")
             axis.set_title(title + ("" if row == 0 else ", second half enlarged"))
             axis.grid(alpha=0.3)
             if axis.get_lines():
@@ -618,12 +553,89 @@ def figure6(context: Context) -> Report:
                    "(their text says how)."], pictures)
 
 
+# ----------------------------------------------------------------------------- honest validation
+#: The shipped models as they were first chosen: the Set5-best checkpoint of each run
+#: (Set5 was then the validation set and also a reported test set).
+SET5_CHOSEN = {("fsrcnn", 3): "fsrcnn_x3_lr3e-3", ("fsrcnn-s", 3): "fsrcnn-s_x3_v2",
+               ("fsrcnn", 2): "fsrcnn_x2_v2", ("fsrcnn", 4): "fsrcnn_x4_v2",
+               ("fsrcnn-s", 2): "fsrcnn-s_x2_v2", ("fsrcnn-s", 4): "fsrcnn-s_x4_v2"}
+#: The same runs again, validated on BSDS500-val20 (`train_runs.py shipped`).
+VAL20_CHOSEN = {(network, scale): f"shipped/{network}_x{scale}" for network, scale in SET5_CHOSEN}
+
+
+def chosen_step(run: Path) -> int:
+    """The step whose weights a finished run kept as best.npz (from its train.log)."""
+    last = (run / "train.log").read_text().splitlines()[-1]
+    return int(last.split(" at step ")[1].split()[0].replace(",", ""))
+
+
+def same_trajectory(old: Path, new: Path) -> tuple:
+    """(largest |Set5 PSNR| difference, steps compared) between the old run's validations
+    (on Set5) and the new run's report column (Set5 too) at the steps both validated: 0
+    when the two runs took the same steps."""
+    import csv
+    with open(old / "log.csv", newline="") as f:
+        old_psnr = {int(r["step"]): float(r["val_psnr"]) for r in csv.DictReader(f) if r["val_psnr"]}
+    with open(new / "log.csv", newline="") as f:
+        new_psnr = {int(r["step"]): float(r["report_psnr"]) for r in csv.DictReader(f) if r.get("report_psnr")}
+    shared = sorted(set(old_psnr) & set(new_psnr) - {0})
+    return max(abs(old_psnr[s] - new_psnr[s]) for s in shared), len(shared)
+
+
+def validation(context: Context) -> Report:
+    """Honest validation, cell by cell: each shipped model chosen on Set5 (as first shipped)
+    against the same run validated on BSDS500-val20 (never a test set), on Set5, Set14, BSD200."""
+    from minisr.scoring import evaluate
+    from trained_table import TABLE_3
+    rows, notes = [], []
+    for (network, scale), old_name in SET5_CHOSEN.items():
+        old, new = RUNS_DIR / old_name, RUNS_DIR / VAL20_CHOSEN[(network, scale)]
+        if not run_finished(new):
+            rows.append(f"| {network} x{scale} | all | not trained yet | | | | | | |")
+            continue
+        scores = {}
+        for which, run in (("old", old), ("new", new)):
+            for r in evaluate(network, ["Set5", "Set14", "BSD200"], [scale], [str(run / "best.npz")],
+                              context.data_dir, progress=False):
+                scores[which, r["dataset"]] = (r["psnr"], r["ssim"])
+        steps = f"{chosen_step(old):,} / {chosen_step(new):,}"
+        for dataset in ("Set5", "Set14", "BSD200"):
+            (p_old, s_old), (p_new, s_new) = scores["old", dataset], scores["new", dataset]
+            paper = TABLE_3[(dataset, scale)][0 if network == "fsrcnn-s" else 1]
+            rows.append(f"| {network} x{scale} | {dataset} | {steps} | {p_old:.3f} | {p_new:.3f} | "
+                        f"{p_new - p_old:+.3f} | {s_old:.4f} | {s_new:.4f} | {paper:.2f} ({p_new - paper:+.2f}) |")
+        gap, count = same_trajectory(old, new)
+        notes.append(f"- {network} x{scale}: `experiments/runs/{old_name}` (Set5-chosen) and "
+                     f"`experiments/runs/{VAL20_CHOSEN[(network, scale)]}` (val20-chosen); Set5 at the "
+                     f"{count} validations they share differs by at most {gap:.4f} dB "
+                     + ("(the same steps: only the choice of checkpoint differs)." if gap < 5e-4 else
+                        "(not the same trajectory: the code or the starting weights differ)."))
+    body = [
+        "Each shipped model was first the checkpoint with the best Set5 PSNR of its run, and Set5 is also "
+        "a test set. `python experiments/train_runs.py shipped` ran each again with the same options and "
+        "seed on one thread, validated on BSDS500-val20 (every 10th image of BSDS500-train, 20 images no "
+        "table tests on; T91 is the training set, so nothing is held out of it), with Set5 logged beside "
+        "it (`report_psnr` in `log.csv`, never used to choose). x2 and x4 fine-tune the deconvolution of "
+        "the new x3 checkpoint. The shipped files are now the val20-chosen ones.",
+        "",
+        "Exact protocol (Y, modcrop, MATLAB bicubic LR, uint8, `scale` pixels shaved). Steps: the step "
+        "each run kept (Set5-chosen / val20-chosen).",
+        "",
+        "| model | set | steps kept | PSNR, Set5-chosen | PSNR, val20-chosen | change | SSIM, Set5-chosen | "
+        "SSIM, val20-chosen | paper Table 3 (val20-chosen's diff) |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|"] + rows + ["", "Runs:", ""] + notes
+    return Report("validation.md", "Honest validation: shipped checkpoints chosen on BSDS500-val20, not Set5", body)
+
+
+# ----------------------------------------------------------------------------- registry
+
+#: name -> item; several names may share a function (figures 7 and 8 are made together).
 ITEMS = {
     "figure3": Item(figure3, "the 56 learned 9x9 deconvolution filters, x3 (minisr's and the authors')"),
     "figure7": Item(figures_7_and_8, "\"lenna\" (Set14) x3, made together with figure8"),
     "figure8": Item(figures_7_and_8, "\"butterfly\" (Set5) x3, made together with figure7"),
     "table2": Item(table2, "the 12 settings of d, s, m: weights and Set5 x3 PSNR (runs of train_runs.py table2)"),
-    "figure5": Item(figure5, "convergence curves of d, s, m (the same runs)"),
+    "figure5": Item(figure5, "convergence curves (Set5) of d, s, m (runs of train_runs.py figure5)"),
     "table1": Item(table1, "SRCNN-Ex to FSRCNN: weights, speed-ups (multiply-adds and measured), PSNR"),
     "claims": Item(claims, "identical deconvolution filters, no expanding layer, PReLU vs ReLU"),
     "figure6": Item(figure6, "transfer across scales: the deconvolution fine-tuned vs from scratch"),

@@ -4,6 +4,7 @@
     python experiments/train_runs.py table2 --list              # each run: done, started or not yet
     python experiments/train_runs.py claims --minutes 45        # the design claims' runs
     python experiments/train_runs.py table1 --minutes 60        # Table 1 (SRCNN-Ex: hours, in chunks)
+    python experiments/train_runs.py figure5 --minutes 30       # Figure 5's six networks again, Set5 logged
     python experiments/train_runs.py shipped --only fsrcnn_x3 fsrcnn_x2 fsrcnn_x4   # some runs of a plan
 
 A *plan* is a list of runs, each a folder under ``experiments/runs/<plan>/`` and the
@@ -60,6 +61,15 @@ def claims_runs() -> list:
     return runs
 
 
+def figure5_runs() -> list:
+    """The six Table 2 networks of the paper's Figure 5, trained again exactly as in
+    ``table2`` (same options, seed and threads: the same weights) but with Set5 scored at
+    every validation (``--report``, never choosing): the paper's curves are Set5 PSNR."""
+    keys = [(56, 16, 2), (56, 16, 3), (56, 16, 4), (48, 12, 4), (56, 12, 4), (48, 16, 4)]
+    return [(f"d{d}_s{s}_m{m}", ["--d", str(d), "--s", str(s), "--m", str(m), "--steps", str(TABLE2_STEPS)])
+            for d, s, m in keys]
+
+
 TABLE1_STEPS = 10_000  # SRCNN-Ex alone on the 2-core machine: 1,270 steps in 399 s with its
 # validations (0.28 s a step; 2026-12-02), so 10,000 steps take about 50 minutes
 
@@ -90,12 +100,13 @@ def shipped_runs() -> list:
     return runs
 
 
-PLANS = {"table2": table2_runs, "claims": claims_runs, "table1": table1_runs, "shipped": shipped_runs}
+PLANS = {"table2": table2_runs, "claims": claims_runs, "table1": table1_runs, "shipped": shipped_runs,
+         "figure5": figure5_runs}
 #: The options a plan's runs share (the shipped runs carry their own).
 #: Table 2's runs were started before --report existed; the later plans also score Set5 at
 #: every validation (logged, never used to choose), for curves like the paper's.
 REPORT = ["--report", "Set5"]
-PLAN_OPTIONS = {"table2": SHARED, "claims": SHARED + REPORT, "table1": SHARED + REPORT,
+PLAN_OPTIONS = {"table2": SHARED, "claims": SHARED + REPORT, "table1": SHARED + REPORT, "figure5": SHARED + REPORT,
                 "shipped": ["--scale", "3", "--train", "T91", *REPORT]}
 
 

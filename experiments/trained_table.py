@@ -15,9 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
-from curves import REPO, RUNS, add_write_options, run_commands, save
+from curves import REPO, RUNS, add_write_options, run_commands, same_weights, save
 from minisr.models import shipped_weights_path
 from minisr.scoring import evaluate
 
@@ -40,11 +38,6 @@ SHIPPED_FROM = {
     ("fsrcnn", 2): "fsrcnn_x2_v2/best.npz",
     ("fsrcnn", 4): "fsrcnn_x4_v2/best.npz",
 }
-
-
-def same_weights(a: Path, b: Path) -> bool:
-    with np.load(a) as x, np.load(b) as y:
-        return sorted(x.files) == sorted(y.files) and all(np.array_equal(x[k], y[k]) for k in x.files)
 
 
 def main():

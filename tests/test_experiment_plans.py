@@ -31,3 +31,20 @@ def test_the_design_plans_share_one_budget():
         for name, options in train_runs.PLANS[plan]():
             assert options[options.index("--steps") + 1] == str(train_runs.TABLE2_STEPS), name
     assert len(train_runs.table2_runs()) == 12
+
+
+def test_figure5_reruns_table2_exactly_with_set5_reported():
+    """Figure 5's runs must take Table 2's steps (same weights): only --report is added."""
+    table2 = dict(train_runs.table2_runs())
+    for name, options in train_runs.figure5_runs():
+        assert table2[name] == options, name
+    assert train_runs.PLAN_OPTIONS["figure5"] == train_runs.PLAN_OPTIONS["table2"] + ["--report", "Set5"]
+
+
+def test_only_selects_runs_and_refuses_unknown_names(capsys):
+    assert train_runs.main(["shipped", "--list", "--only", "fsrcnn-s_x4", "fsrcnn_x3"]) == 0
+    listed = [line.split(":")[0] for line in capsys.readouterr().out.splitlines()]
+    assert listed == ["fsrcnn_x3", "fsrcnn-s_x4"]  # the plan's order, not the command line's
+    with pytest.raises(SystemExit):
+        train_runs.main(["shipped", "--list", "--only", "fsrcnn_x5"])
+    assert "has no run fsrcnn_x5" in capsys.readouterr().err
