@@ -300,11 +300,10 @@ def test_cli_never_overwrites_without_overwrite(weights, tmp_path, capsys):
 def test_cli_write_is_atomic(weights, tmp_path, capsys, monkeypatch):
     source = save(tmp_path / "a.png", Image.fromarray(rgb()))
 
-    def fail_mid_write(self, fp, *args, **kwargs):
-        fp.write(b"\x89PNG half an image")
+    def fail_mid_write(descriptor):  # the bytes are in the temporary file, the disk is full
         raise OSError("simulated failure: disk full")
 
-    monkeypatch.setattr(Image.Image, "save", fail_mid_write)
+    monkeypatch.setattr(os, "fsync", fail_mid_write)
     code, out, err = run([source, "--weights", weights[3]], capsys)
     assert code == 1 and out == []
     assert err == [f"error: {source}: {tmp_path / 'a_x3.png'}: could not write the image "
