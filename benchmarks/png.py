@@ -74,7 +74,7 @@ def main(argv=None) -> None:
             seconds[name] += best[name]
             sizes[name] += len(data)
     base = seconds["Pillow, level 1"]
-    print(f"| encoder | ms per image | MB per image | time vs Pillow level 1 |\n|---|---:|---:|---:|")
+    print("| encoder | ms per image | MB per image | time vs Pillow level 1 |\n|---|---:|---:|---:|")
     for name in ENCODERS:
         print(f"| {name} | {seconds[name] / len(outputs) * 1e3:.1f} | {sizes[name] / len(outputs) / 1e6:.2f} | "
               f"{seconds[name] / base:.2f} |")
