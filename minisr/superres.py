@@ -38,7 +38,7 @@ from .image.color import rgb_to_ycbcr, round_half_up, ycbcr_to_rgb, ycbcr_to_rgb
 from .image.imageio import float_image_to_uint16, read_image, write_image
 from .layers import Conv2d, Upsample
 from .models import load_model
-from .image.resize import imresize, resize_matrix
+from .image.resize import apply_across, apply_down, imresize, resize_matrix
 from .tiling import context_margin, forward_image, tile_spans
 
 __all__ = ["upscale", "upscale_pixels", "upscale_arrays", "bicubic_pixels", "compare_picture",
@@ -111,14 +111,7 @@ class TiledBicubic:
         n = self.scale
         down = self.down[n * rows[0]:n * rows[1], rows[2]:rows[3]]
         across = self.across[n * cols[0]:n * cols[1], cols[2]:cols[3]]
-        return _resize_along(across, _resize_along(down, cut, 0), 1)  # rows first, as imresize
-
-
-def _resize_along(matrix, image: np.ndarray, axis: int) -> np.ndarray:
-    """``matrix @ image`` along ``axis`` (0: rows, 1: columns), in float64."""
-    moved = np.moveaxis(np.asarray(image, dtype=np.float64), axis, 0)
-    out = matrix @ moved.reshape(moved.shape[0], -1)
-    return np.moveaxis(out.reshape((matrix.shape[0],) + moved.shape[1:]), 0, axis)
+        return apply_across(across, apply_down(down, cut))  # rows first, as imresize
 
 
 def scale_models(model) -> dict:

@@ -102,3 +102,18 @@ def test_ycbcr_to_rgb_uint8_known_values(ycbcr, expected):
 def test_non_colour_shape_is_rejected(shape):
     with pytest.raises(ValueError, match="H, W, 3"):
         rgb_to_ycbcr(np.zeros(shape, np.uint8))
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.float32, np.float64])
+def test_the_pixel_loop_gives_numpys_numbers_bit_for_bit(dtype):
+    """color._lincomb runs a Numba loop; its sums must be NumPy's expression's, term by
+    term in float64, or values on a rounding half would round differently."""
+    from minisr.image import color
+    rng = np.random.default_rng(0)
+    img = rng.integers(0, 256, (23, 30, 3)).astype(dtype) if dtype == np.uint8 else rng.random((23, 30, 3)).astype(dtype)
+    for matrix, offset in [((1 / 255) * color.RGB_TO_YCBCR, color.YCBCR_OFFSET),
+                           (255 * color.YCBCR_TO_RGB, -(255 * color.YCBCR_TO_RGB @ color.YCBCR_OFFSET))]:
+        for picture in (img, img[:, ::2]):  # and a strided view
+            x = picture.astype(np.float64)
+            expected = matrix[:, 0] * x[..., 0:1] + matrix[:, 1] * x[..., 1:2] + matrix[:, 2] * x[..., 2:3] + offset
+            assert np.array_equal(color._lincomb(picture, matrix, offset), expected)

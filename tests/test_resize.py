@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from minisr.image.resize import cubic, imresize, resize_matrix, resize_weights
+from minisr.image.resize import apply_across, apply_down, cubic, imresize, resize_matrix, resize_weights
 
 FEW = settings(max_examples=25, deadline=None)
 SCALES = [1 / 4, 1 / 3, 1 / 2, 0.7, 1.0, 1.5, 2.0, 3.0, 4.0]
@@ -200,3 +200,30 @@ def test_bad_arguments():
         imresize(np.zeros((4, 4)), -1.0)
     with pytest.raises(ValueError):
         imresize(np.zeros((0, 4)), 2.0)
+
+
+@pytest.mark.parametrize("shape, scale, rows, cols", [
+    ((40, 33), 3, (3, 100), (0, 99)), ((21, 17, 2), 2, (0, 42), (5, 30)), ((9, 12, 3), 4, (4, 36), (0, 48))])
+def test_apply_down_and_across_equal_the_sparse_products_bit_for_bit(shape, scale, rows, cols):
+    """The upscale tool's fast passes (Numba loops over the CSR taps) give SciPy's numbers."""
+    image = np.random.default_rng(scale).random(shape)
+    height, width = shape[:2]
+    down = resize_matrix(height, scale * height, float(scale))[rows[0]:rows[1], 1:height - 1]
+    across = resize_matrix(width, scale * width, float(scale))[cols[0]:cols[1], :]
+    cut = image[1:height - 1]
+    expected_down = (down @ cut.reshape(cut.shape[0], -1)).reshape((down.shape[0],) + cut.shape[1:])
+    got_down = apply_down(down, cut)
+    assert np.array_equal(got_down, expected_down)
+    moved = np.moveaxis(expected_down, 1, 0)
+    expected = np.moveaxis((across @ moved.reshape(moved.shape[0], -1)).reshape((across.shape[0],) + moved.shape[1:]), 0, 1)
+    got = apply_across(across, got_down)
+    assert np.array_equal(got, expected) and got.flags.c_contiguous
+
+
+@pytest.mark.parametrize("channels", [1, 2, 3, 4])
+def test_apply_across_any_channel_count(channels):
+    from scipy import sparse
+    matrix = sparse.random(13, 7, density=0.4, random_state=channels, format="csr")
+    image = np.random.default_rng(channels).random((5, 7, channels))
+    expected = np.einsum("mw,hwc->hmc", matrix.toarray(), image)
+    np.testing.assert_allclose(apply_across(matrix, image), expected, rtol=1e-12, atol=1e-15)

@@ -75,9 +75,25 @@ def _lincomb(img, matrix, offset):
     so that values landing exactly on a rounding half are treated the same way.
     ``img`` is (H, W, 3); ``matrix`` is (K, 3); the result is (H, W, K).
     """
-    x = img.astype(np.float64)
-    r, g, b = x[..., 0:1], x[..., 1:2], x[..., 2:3]
-    return matrix[:, 0] * r + matrix[:, 1] * g + matrix[:, 2] * b + offset
+    height, width = img.shape[:2]
+    out = np.empty((height, width, matrix.shape[0]), np.float64)
+    _lincomb_pixels(np.ascontiguousarray(img).reshape(height, width, 3), np.asarray(matrix, np.float64),
+                    np.broadcast_to(np.asarray(offset, np.float64), matrix.shape[:1]).copy(), out)
+    return out
+
+
+@exact_kernel
+def _lincomb_pixels(img, matrix, offset, out):
+    """:func:`_lincomb`'s loop: each pixel's channels read once, as float64, each sum
+    evaluated left to right with no fused multiply-adds (NumPy's numbers, bit for bit)."""
+    height, width = img.shape[:2]
+    for i in prange(height):
+        for j in range(width):
+            r = np.float64(img[i, j, 0])
+            g = np.float64(img[i, j, 1])
+            b = np.float64(img[i, j, 2])
+            for p in range(matrix.shape[0]):
+                out[i, j, p] = matrix[p, 0] * r + matrix[p, 1] * g + matrix[p, 2] * b + offset[p]
 
 
 def rgb_to_ycbcr(img):
