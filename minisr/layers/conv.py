@@ -121,7 +121,7 @@ class Conv2d(Layer):
         q, replicate = out_border
         k = self.kernel_size
         out_h, out_len = x.shape[1] + 2 * pad - k + 1, x.shape[2] + (2 * pad - k + 1) * batch
-        out = workspace.array(self, (self.out_channels, out_h + 2 * q, out_len + 2 * q * batch), x.dtype)
+        out = workspace.array(self, (self.out_channels, out_h + 2 * q, out_len + 2 * q * batch), x.dtype, q, batch)
         if prelu is None:
             conv2d_forward(x, self.weight.data, self.bias_or_zeros(), 1, pad, self._replicate, batch, out)
         else:
