@@ -382,6 +382,9 @@ def figure5(context: Context) -> Report:
                 lines.append(f"- {title}, {label(*key)}: no run yet")
                 continue
             curve = [row for row in read_curve(run, "report_psnr") if row[0] > 0]
+            if not curve:
+                lines.append(f"- {title}, {label(*key)}: no Set5 validation in {run.name}/log.csv yet")
+                continue
             x = [row[0] / 1e6 for row in curve]
             y = [row[1] for row in curve]
             name = label(*key) + ("" if run_finished(run) else " (unfinished)")
