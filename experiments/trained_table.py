@@ -25,19 +25,13 @@ TABLE_3 = {  # PSNR, T91 only: (FSRCNN-s, FSRCNN)
     ("Set5", 4): (30.04, 30.55), ("Set14", 4): (27.12, 27.50), ("BSD200", 4): (26.73, 26.92),
 }
 NETWORKS = ("fsrcnn-s", "fsrcnn")  # TABLE_3's columns, each a name of minisr.models.PRESETS
-# The model file (under experiments/runs/) each shipped file is a copy of; a file not
-# listed is the best.npz of the run folder named like it (e.g. fsrcnn_x3/best.npz).
-# best.npz is the checkpoint with the best Set5 validation, as `python -m minisr.train`
-# keeps it; with the cosine schedule it is within 0.015 dB of the last one (the table of
-# runs in experiments/runs/README.md gives both).
-SHIPPED_FROM = {
-    ("fsrcnn-s", 3): "fsrcnn-s_x3_v2/best.npz",
-    ("fsrcnn-s", 2): "fsrcnn-s_x2_v2/best.npz",
-    ("fsrcnn-s", 4): "fsrcnn-s_x4_v2/best.npz",
-    ("fsrcnn", 3): "fsrcnn_x3_lr3e-3/best.npz",
-    ("fsrcnn", 2): "fsrcnn_x2_v2/best.npz",
-    ("fsrcnn", 4): "fsrcnn_x4_v2/best.npz",
-}
+# The model file (under experiments/runs/) each shipped file is a copy of: the best.npz
+# of each run of `python experiments/train_runs.py shipped`, the checkpoint with the best
+# BSDS500-val20 PSNR (20 images no table tests on), as `python -m minisr.train` keeps it.
+# `python experiments/paper.py validation` compares them, cell by cell, with the
+# checkpoints first shipped, which Set5 had chosen.
+SHIPPED_FROM = {(network, scale): f"shipped/{network}_x{scale}/best.npz"
+                for network in NETWORKS for scale in (2, 3, 4)}
 
 
 def main():
@@ -58,9 +52,9 @@ def main():
             for r in results:
                 paper = TABLE_3[(r["dataset"], scale)][index]
                 rows.append((method, r["dataset"], scale, r["psnr"], r["ssim"], paper))
-            source = SHIPPED_FROM.get((method, scale), f"{method}_x{scale}/best.npz")
+            source = SHIPPED_FROM[(method, scale)]
             run = RUNS / Path(source).parent
-            origin = f"no run folder `experiments/runs/{run.name}`"
+            origin = f"no run folder `experiments/runs/{Path(source).parent}`"
             command = "`, then `".join(run_commands(run)) or "(no train.log)"
             model_file = RUNS / source
             if model_file.is_file():
@@ -77,8 +71,10 @@ def main():
     for method, dataset, scale, psnr, ssim, paper in rows:
         lines.append(f"| {method} | {dataset} | x{scale} | {psnr:.2f} | {ssim:.4f} | {paper:.2f} | {psnr - paper:+.2f} |")
     lines += ["", "Weights and the commands that trained them (run folders in `experiments/runs/`, "
-              "with `log.csv`: loss and Set5 PSNR against the number of backprops; a run that went in "
-              "chunks lists each command):", ""] + sources
+              "with `log.csv`: loss, the BSDS500-val20 PSNR that chose each checkpoint, and Set5 PSNR, "
+              "`report_psnr`, logged but never choosing, against the number of backprops; a run that went "
+              "in chunks lists each command). `validation.md` compares them, cell by cell, with the "
+              "checkpoints Set5 had chosen before:", ""] + sources
     lines += ["", f"Evaluating took {time.perf_counter() - wall:.0f} s wall, {time.process_time() - cpu:.0f} s CPU."]
     print("\n".join(lines))
     save("\n".join(lines) + "\n", args.out_dir / "trained_t91.md", args.write)
