@@ -13,11 +13,12 @@ outer loop is a ``prange``), :func:`serial_kernel` (small helpers),
   every caller passes C-contiguous arrays, so there are no other variants to compile.
 * ``parallel`` covers the ``prange`` loops only (``PRANGE_ONLY``), not the array
   expressions around them: with ``parallel=True`` Numba makes each ``np.zeros`` or
-  ``row[:] = value`` a parallel loop too, with a compiled thread launch of its own.
-  Measured on the 2-core test machine while two training runs shared it: the four
-  kernels of ``python -m minisr.upscale`` compiled in 9.8 s instead of 12.8 s, and
-  ``depth_to_space`` (one ``np.zeros`` and one ``prange``) in 1.0 s instead of 2.0 s;
-  inference and a training step as fast as before.
+  ``row[:] = value`` a parallel loop too, each with a compiled thread launch of its own.
+  Measured on the quiet 2-core test machine, alternating: the first
+  ``python -m minisr.upscale`` (Set14 lenna x3, empty cache) took 7.9 and 7.7 s instead
+  of 11.5 and 10.4 s; the inference pass of ``python -m minisr.bench`` 15.3 / 13.9 /
+  13.2 ms against 19.1 / 19.5 / 14.6 ms, the training step 12.5 / 19.6 / 13.7 against
+  22.5 / 17.0 / 17.5 ms (no slower; these runs swing by a third).
 * ``fastmath`` is a *subset* of LLVM's fast-math flags: re-association and
   contraction (so reductions vectorise and ``a*b + c`` becomes one FMA) but not
   ``nnan``/``ninf``: a diverging training run must still produce NaN/Inf that the
