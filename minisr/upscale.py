@@ -29,8 +29,8 @@ from .image.imageio import ImageError
 from .models import PRESETS, load_model, preset_config
 from .multiscale import MultiScaleFSRCNN
 from .progress import Progress
-from .superres import (DEFAULT_TILE, PNG_COMPRESSION, describe, input_identities, one_line, plan_output,
-                       prepare_outputs, upscale, write_outputs, writable_format)
+from .superres import (DEFAULT_TILE, PNG_COMPRESSION, WHOLE_IMAGE_PIXELS, describe, input_identities, one_line,
+                       plan_output, prepare_outputs, upscale, write_outputs, writable_format)
 
 SCALES = (2, 3, 4)
 
@@ -110,9 +110,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="also write <output stem>_compare.png beside the output (photo_x3_compare.png, "
                              "or big_compare.png for -o big.jpg): bicubic | FSRCNN, centre zoomed 3x")
     parser.add_argument("--no-zoom", action="store_true", help="--compare without the zoomed row")
-    parser.add_argument("--tile", type=int, default=DEFAULT_TILE, metavar="N",
-                        help=f"tile side in LR pixels (default {DEFAULT_TILE}, 0 = whole image); "
-                             "the result does not depend on it")
+    parser.add_argument("--tile", type=int, metavar="N",
+                        help=f"tile side in LR pixels (default: the whole image up to {WHOLE_IMAGE_PIXELS:,} LR "
+                             f"pixels, else {DEFAULT_TILE}; 0 = whole image); the result does not depend on it")
     parser.add_argument("--max-pixels", type=int, metavar="N",
                         help="largest output to attempt, in pixels (default: whatever the memory "
                              "available now can hold, by an estimate made before the work)")
@@ -129,7 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _setup(args):
     """Check the options that argparse cannot, load the model. Returns (model, files,
     problems); raises ValueError/FileNotFoundError for a one-line error."""
-    if args.tile < 0:
+    if args.tile is not None and args.tile < 0:
         raise ValueError(f"--tile must be >= 0, got {args.tile}")
     if args.max_pixels is not None and args.max_pixels < 1:
         raise ValueError(f"--max-pixels must be >= 1, got {args.max_pixels}")
