@@ -475,9 +475,9 @@ def table1(context: Context) -> Report:
         body += ["", "The paper's trend, PSNR rising at each step from SRCNN-Ex to FSRCNN (32.83, 32.95, 33.01, "
                  "33.06): " + ("holds" if all(rises) else "does not hold") + " after this budget ("
                  + ", ".join(f"{b} {scores_by_name[b] - scores_by_name[a]:+.2f} dB" for a, b in zip(steps, steps[1:]))
-                 + "); the speed-ups measured grow in the paper's order"
-                 + ("" if times["srcnn-ex"] > times["transition-1"] > times["transition-2"] > times["fsrcnn"] else
-                    " except where the times say otherwise") + "."]
+                 + "). The measured speed-ups "
+                 + ("rise" if times["srcnn-ex"] > times["transition-1"] > times["transition-2"] > times["fsrcnn"]
+                    else "do not rise") + " in the paper's order."]
     return Report("table1.md", "Table 1: from SRCNN-Ex to FSRCNN (x3)", body)
 
 
@@ -584,16 +584,13 @@ def chosen_step(run: Path) -> int:
 
 
 def same_trajectory(old: Path, new: Path) -> tuple:
-    """(largest |Set5 PSNR| difference, steps compared) between the old run's validations
-    (on Set5) and the new run's report column (Set5 too) at the steps both validated: 0
-    when the two runs took the same steps."""
-    import csv
-    with open(old / "log.csv", newline="") as f:
-        old_psnr = {int(r["step"]): float(r["val_psnr"]) for r in csv.DictReader(f) if r["val_psnr"]}
-    with open(new / "log.csv", newline="") as f:
-        new_psnr = {int(r["step"]): float(r["report_psnr"]) for r in csv.DictReader(f) if r.get("report_psnr")}
+    """(largest |Set5 PSNR| difference, validations compared) between the old run's
+    validations (on Set5) and the new run's report column (Set5 too) at the backprops both
+    validated after the start: 0 when the two runs took the same steps."""
+    old_psnr = {backprops: psnr for backprops, psnr, _ in read_curve(old)}
+    new_psnr = {backprops: psnr for backprops, psnr, _ in read_curve(new, "report_psnr")}
     shared = sorted(set(old_psnr) & set(new_psnr) - {0})
-    return max(abs(old_psnr[s] - new_psnr[s]) for s in shared), len(shared)
+    return max(abs(old_psnr[b] - new_psnr[b]) for b in shared), len(shared)
 
 
 def validation(context: Context) -> Report:

@@ -45,9 +45,10 @@ __all__ = ["upscale", "upscale_pixels", "upscale_arrays", "bicubic_pixels", "com
            "memory_needed", "check_size", "upscale_file", "output_path", "plan_output"]
 
 DEFAULT_TILE = 384  # LR pixels per tile side: about 400 MB at the peak for FSRCNN(56, 12, 4), RGB
-#: LR pixels that run in one piece when no tile is given (about 800 MB at the peak): one
-#: pass spares the tiles' margins and calls (a 481x321 BSD200 picture in two tiles took
-#: 38% longer through the network than in one).
+#: LR pixels that run in one piece when no tile is given (twice a default tile, so about
+#: twice its memory): one pass spares the tiles' margins and calls (a 481x321 BSD200
+#: picture in two tiles took 38% longer through the network than in one, measured while
+#: a training run shared the machine).
 WHOLE_IMAGE_PIXELS = 2 * DEFAULT_TILE ** 2
 BICUBIC_REACH = 3  # LR pixels that MATLAB's bicubic (kernel width 4) reads beyond a pixel
 #: Largest output (pixels) attempted where the free memory cannot be read (not Linux).

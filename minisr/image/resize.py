@@ -21,6 +21,8 @@ input length ``n_in``, output length ``n_out`` and scale ``s`` along an axis:
 
 Here those weights are gathered into a sparse (n_out, n_in) matrix ``A`` and
 the pass along an axis is the matrix product ``A @ img`` -- no pixel loops.
+(:func:`apply_down` and :func:`apply_across` apply such a matrix to an image tile
+with the same numbers and no transposing copies: the upscale tool's chroma.)
 
 Output size is ``ceil(s * n_in)``.  The axis with the smaller scale is resized
 first (MATLAB sorts the scales; on a tie, rows -- axis 0 -- go first).  Like
@@ -43,7 +45,7 @@ from scipy import sparse
 from .._jit import exact_kernel, prange
 from .color import round_half_up
 
-__all__ = ["cubic", "resize_weights", "resize_matrix", "imresize", "output_size_for"]
+__all__ = ["cubic", "resize_weights", "resize_matrix", "imresize", "output_size_for", "apply_down", "apply_across"]
 
 KERNEL_WIDTH = 4.0
 
