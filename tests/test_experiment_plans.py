@@ -48,3 +48,18 @@ def test_only_selects_runs_and_refuses_unknown_names(capsys):
     with pytest.raises(SystemExit):
         train_runs.main(["shipped", "--list", "--only", "fsrcnn_x5"])
     assert "has no run fsrcnn_x5" in capsys.readouterr().err
+
+
+def test_figure5_says_whether_its_curves_end_in_the_papers_order():
+    import paper  # experiments/paper.py (its charts need matplotlib; this part does not)
+
+    def label(d, s, m):
+        return f"m = {m}"
+
+    panel = ("(a)", [(56, 16, 2), (56, 16, 3), (56, 16, 4)], label)
+    same = paper.figure5_orders([panel], {(56, 16, 2): 32.4, (56, 16, 3): 32.5, (56, 16, 4): 32.7})
+    assert "the same order" in same[0] and "Spread: minisr 0.30 dB, the paper 0.16 dB" in same[0]
+    swapped = paper.figure5_orders([panel], {(56, 16, 2): 32.6, (56, 16, 3): 32.5, (56, 16, 4): 32.7})
+    assert "not the paper's order" in swapped[0]
+    unfinished = paper.figure5_orders([panel], {(56, 16, 4): 32.7})
+    assert "once every run has finished" in unfinished[0]
