@@ -191,7 +191,11 @@ def weight_grad_stride1(dout, xp, ksize, batch):
     xp (C, Hp, Wp*N) with Hp >= Ho + K - 1 -> dw (F, C, K, K),
     ``dw[f, c, i, j] = sum_{y, x} dout[f, y, x] * xp[c, y + i, x + j*N]``.
 
-    Tasks are (group of 4 filters, input channel): each owns its 4 x K x K slice.
+    Tasks are (group of 4 filters, input channel): each owns its 4 x K x K slice. For
+    each output row y and kernel row i, one sweep along the row sums three taps j, j+1,
+    j+2 for the 4 filters: 12 running sums, so every value loaded (3 of the input, 4 of
+    ``dout``) feeds 12 multiply-adds, not 4 (one tap per sweep: 1 + 4 loads for 4).
+    The last K % 3 taps are summed one per sweep.
     """
     filters, out_h, out_len = dout.shape
     channels = xp.shape[0]
@@ -205,7 +209,40 @@ def weight_grad_stride1(dout, xp, ksize, batch):
             g0, g1, g2, g3 = dout[f, y], dout[f + 1, y], dout[f + 2, y], dout[f + 3, y]
             for i in range(ksize):
                 src = xp[c, y + i]
-                for j in range(ksize):
+                j = 0
+                while j + 3 <= ksize:  # three taps per sweep: sums t<filter><tap>
+                    s0, s1, s2 = src[j * batch:], src[(j + 1) * batch:], src[(j + 2) * batch:]
+                    t00 = t01 = t02 = t10 = t11 = t12 = zero
+                    t20 = t21 = t22 = t30 = t31 = t32 = zero
+                    for x in range(out_len):
+                        p, q, r = s0[x], s1[x], s2[x]
+                        d0, d1, d2, d3 = g0[x], g1[x], g2[x], g3[x]
+                        t00 += d0 * p
+                        t01 += d0 * q
+                        t02 += d0 * r
+                        t10 += d1 * p
+                        t11 += d1 * q
+                        t12 += d1 * r
+                        t20 += d2 * p
+                        t21 += d2 * q
+                        t22 += d2 * r
+                        t30 += d3 * p
+                        t31 += d3 * q
+                        t32 += d3 * r
+                    dw[f, c, i, j] += t00
+                    dw[f, c, i, j + 1] += t01
+                    dw[f, c, i, j + 2] += t02
+                    dw[f + 1, c, i, j] += t10
+                    dw[f + 1, c, i, j + 1] += t11
+                    dw[f + 1, c, i, j + 2] += t12
+                    dw[f + 2, c, i, j] += t20
+                    dw[f + 2, c, i, j + 1] += t21
+                    dw[f + 2, c, i, j + 2] += t22
+                    dw[f + 3, c, i, j] += t30
+                    dw[f + 3, c, i, j + 1] += t31
+                    dw[f + 3, c, i, j + 2] += t32
+                    j += 3
+                while j < ksize:  # the last K % 3 taps, one per sweep
                     s = src[j * batch:]
                     t0 = t1 = t2 = t3 = zero
                     for x in range(out_len):
@@ -218,6 +255,7 @@ def weight_grad_stride1(dout, xp, ksize, batch):
                     dw[f + 1, c, i, j] += t1
                     dw[f + 2, c, i, j] += t2
                     dw[f + 3, c, i, j] += t3
+                    j += 1
     return dw
 
 
