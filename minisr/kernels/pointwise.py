@@ -98,14 +98,56 @@ def pointwise_forward(x, w, b, slopes, out, pad, batch):
 
 @kernel
 def pointwise_backward_weight(dout, x):
-    """dout (F, P), x (C, P) -> dw (F, C), ``dw[f, c] = sum_p dout[f, p] x[c, p]``."""
+    """dout (F, P), x (C, P) -> dw (F, C), ``dw[f, c] = sum_p dout[f, p] x[c, p]``.
+
+    Tasks are blocks of 4 filters x 3 input channels: one sweep over the pixels keeps 12
+    running sums, so every value loaded (4 of ``dout``, 3 of ``x``) feeds 12
+    multiply-adds, where one sum per sweep would load 2 values for each. The filters and
+    channels left over at the edges (F % 4, C % 3) are summed one pair per sweep.
+    """
     filters, pixels = dout.shape
     channels = x.shape[0]
     dw = np.zeros((filters, channels), dtype=dout.dtype)
     zero = np.zeros(1, dtype=dout.dtype)[0]  # accumulate in the data's precision
-    for task in prange(filters * channels):
-        f = task // channels
-        c = task % channels
+    filter_blocks, channel_blocks = filters // 4, channels // 3
+    for task in prange(filter_blocks * channel_blocks):
+        f = (task // channel_blocks) * 4
+        c = (task % channel_blocks) * 3
+        g0, g1, g2, g3 = dout[f], dout[f + 1], dout[f + 2], dout[f + 3]
+        u0, u1, u2 = x[c], x[c + 1], x[c + 2]
+        t00 = t01 = t02 = t10 = t11 = t12 = zero
+        t20 = t21 = t22 = t30 = t31 = t32 = zero
+        for p in range(pixels):
+            a, b, d = u0[p], u1[p], u2[p]
+            e0, e1, e2, e3 = g0[p], g1[p], g2[p], g3[p]
+            t00 += e0 * a
+            t01 += e0 * b
+            t02 += e0 * d
+            t10 += e1 * a
+            t11 += e1 * b
+            t12 += e1 * d
+            t20 += e2 * a
+            t21 += e2 * b
+            t22 += e2 * d
+            t30 += e3 * a
+            t31 += e3 * b
+            t32 += e3 * d
+        dw[f, c], dw[f, c + 1], dw[f, c + 2] = t00, t01, t02
+        dw[f + 1, c], dw[f + 1, c + 1], dw[f + 1, c + 2] = t10, t11, t12
+        dw[f + 2, c], dw[f + 2, c + 1], dw[f + 2, c + 2] = t20, t21, t22
+        dw[f + 3, c], dw[f + 3, c + 1], dw[f + 3, c + 2] = t30, t31, t32
+    # the edges: every (f, c) with f >= 4 * filter_blocks or c >= 3 * channel_blocks
+    edge_filters = filters - 4 * filter_blocks
+    edge_channels = channels - 3 * channel_blocks
+    edge = edge_filters * channels + 4 * filter_blocks * edge_channels
+    for task in prange(edge):
+        if task < edge_filters * channels:
+            f = 4 * filter_blocks + task // channels
+            c = task % channels
+        else:
+            k = task - edge_filters * channels
+            f = k // edge_channels
+            c = 3 * channel_blocks + k % edge_channels
         total = zero
         grad = dout[f]
         src = x[c]
