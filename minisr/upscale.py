@@ -46,7 +46,9 @@ def image_extensions() -> set:
 def expand_inputs(items) -> tuple:
     """Files, folders and glob patterns -> ([files], [problems]).
 
-    A named file is always tried (a missing one is reported when it is read). Folders
+    A named file that does not exist is a problem at once, before any kernel is
+    compiled (a first run would otherwise compile for seconds, then report it); any
+    other named file is tried, and what is wrong with it reported when it is read. Folders
     (not recursive) and patterns give their files with image extensions, except files
     named like this tool's outputs (``*_x3.png``, ``*_x3_compare.png``), so that a second
     run on a folder does not upscale the first run's results. Repeats are dropped.
@@ -73,6 +75,8 @@ def expand_inputs(items) -> tuple:
             files += found
             if not found:
                 problems.append(f"{item}: no image file matches")
+        elif not path.exists():
+            problems.append(f"{item}: no such file")
         else:
             files.append(path)
     unique = {}

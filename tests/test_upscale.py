@@ -353,6 +353,19 @@ def test_cli_each_bad_input_is_one_line(weights, tmp_path, capsys):
         assert err[0].startswith(f"error: {tmp_path / name}: ") and problem in err[0]
 
 
+def test_cli_a_missing_file_is_reported_before_anything_compiles(weights, tmp_path, capsys, monkeypatch):
+    """On a first run the kernels take seconds to compile: a mistyped name must not wait
+    for them."""
+    import minisr.upscale as tool
+
+    def no_warm_up(model):
+        raise AssertionError("compiled before reporting the missing file")
+
+    monkeypatch.setattr(tool, "warm_up", no_warm_up)
+    code, out, err = run([tmp_path / "typo.png", "--weights", weights[3]], capsys)
+    assert code == 1 and out == [] and err == [f"error: {tmp_path / 'typo.png'}: no such file"]
+
+
 def test_cli_batch_goes_on_after_bad_files(weights, tmp_path, capsys):
     problems = _bad_files(tmp_path)
     for name in ("one.png", "two.jpg"):
