@@ -112,6 +112,7 @@ def recipe_runs() -> list:
     short = ["--steps", str(RECIPE_STEPS)]
     return [("default", []),
             ("cosine_46k", short),
+            ("cosine_46k_deconv3e-4", [*short, "--deconv-lr", "3e-4"]),
             ("cosine_46k_lr5e-3_warmup", [*short, "--lr", "5e-3", "--warmup", "1000"])]
 
 
@@ -141,6 +142,12 @@ def status(folder: Path, fixed_time: bool = False) -> str:
     if (folder / "checkpoint.npz").is_file():
         return "started"
     return "new"
+
+
+def steps_taken(folder: Path) -> int:
+    """The last step in a run's log.csv."""
+    rows = (folder / "log.csv").read_text().split()
+    return int(rows[-1].split(",")[0])
 
 
 def main(argv=None) -> int:
@@ -201,7 +208,11 @@ def main(argv=None) -> int:
             return result.returncode
         if status(folder, fixed is not None) == "done":
             settings = json.loads((folder / "settings.json").read_text())
-            print(f"{name}: done ({settings['total_steps']:,} steps)", flush=True)
+            if fixed is None:
+                print(f"{name}: done ({settings['total_steps']:,} steps)", flush=True)
+            else:
+                print(f"{name}: done ({fixed:g} minutes: {steps_taken(folder):,} of {settings['total_steps']:,} "
+                      "steps)", flush=True)
     return 0
 
 

@@ -191,8 +191,39 @@ def forward_one_tap_per_sweep(xp, w, b, batch):
 
 
 @kernel
+def weight_grad_one_sum_per_sweep(dout, xp, ksize, batch):
+    """``conv.weight_grad_stride1`` without trick 8: the same (4 filters, channel) tasks,
+    but one tap per sweep, 4 running sums. dout (F, Ho, Wo*N) with F a multiple of 4,
+    xp (C, Hp, Wp*N) -> dw (F, C, K, K)."""
+    filters, out_h, out_len = dout.shape
+    channels = xp.shape[0]
+    dw = np.zeros((filters, channels, ksize, ksize), dtype=dout.dtype)
+    zero = np.zeros(1, dtype=dout.dtype)[0]
+    groups = filters // 4
+    for task in prange(groups * channels):
+        f, c = (task // channels) * 4, task % channels
+        for y in range(out_h):
+            g0, g1, g2, g3 = dout[f, y], dout[f + 1, y], dout[f + 2, y], dout[f + 3, y]
+            for i in range(ksize):
+                for j in range(ksize):
+                    s = xp[c, y + i, j * batch:]
+                    t0 = t1 = t2 = t3 = zero
+                    for x in range(out_len):
+                        v = s[x]
+                        t0 += g0[x] * v
+                        t1 += g1[x] * v
+                        t2 += g2[x] * v
+                        t3 += g3[x] * v
+                    dw[f, c, i, j] += t0
+                    dw[f + 1, c, i, j] += t1
+                    dw[f + 2, c, i, j] += t2
+                    dw[f + 3, c, i, j] += t3
+    return dw
+
+
+@kernel
 def prelu_backward_with_branches(x, slopes, dout):
-    """``prelu.prelu_backward`` without trick 8: an ``if`` per value and one float64
+    """``prelu.prelu_backward`` without trick 9: an ``if`` per value and one float64
     sum per channel. x, dout (C, P) -> (dx (C, P), dslopes (C,)); per-channel slopes."""
     channels, pixels = x.shape
     dx = np.empty_like(dout)
@@ -213,7 +244,7 @@ def trick_ablations(d, s, m, scale, lr_size, batch, patch, repeat) -> str:
     """A markdown table: some of the fast kernels' tricks (``minisr/kernels/__init__.py``),
     each timed with and without it, everything else the same (fast kernels, float32;
     the sizes as for :func:`compare_kernels`)."""
-    from .kernels.conv import conv2d_forward, conv_transpose2d_forward, flip_transpose
+    from .kernels.conv import conv2d_forward, conv_transpose2d_forward, flip_transpose, weight_grad_stride1
 
     rng = np.random.default_rng(0)
     size = lr_size
@@ -258,6 +289,16 @@ def trick_ablations(d, s, m, scale, lr_size, batch, patch, repeat) -> str:
     compare(f"tap sweeps + whole vectors: 3x3 convolution {s} -> {f4} on {size}x{size}, "
             "3 taps per sweep vs 1", lambda: conv2d_forward(hp, w4, b4, 1, 0, False, 1),
             lambda: forward_one_tap_per_sweep(hp, w4, b4, 1))
+
+    # Many running sums per sweep: a 3x3 s -> s layer's weight gradient on a training
+    # batch, 4 filters x 3 taps per sweep vs one tap per sweep.
+    xpb = rng.random((s, patch + 2, (patch + 2) * batch), dtype=np.float32)
+    dyb = rng.normal(size=(f4, patch, patch * batch)).astype(np.float32)
+    np.testing.assert_allclose(weight_grad_stride1(dyb, xpb, 3, batch), weight_grad_one_sum_per_sweep(dyb, xpb, 3, batch),
+                               rtol=1e-3, atol=1e-2)  # the same sums (of ~10^4 terms), in another order
+    compare(f"running sums per sweep: weight gradient of a 3x3 convolution {s} -> {f4}, {batch} patches "
+            f"{patch}x{patch}, 12 sums per sweep vs 4", lambda: weight_grad_stride1(dyb, xpb, 3, batch),
+            lambda: weight_grad_one_sum_per_sweep(dyb, xpb, 3, batch))
 
     # Branch-free PReLU backward vs an if per value with a float64 sum.
     xd = rng.normal(size=(d, size * size)).astype(np.float32)

@@ -383,3 +383,4 @@ def test_bench_compares_the_kernels(capsys):
     out = capsys.readouterr().out
     assert "| forward (infer), LR 12x12 |" in out and "| training step, 4 patches 5x5 |" in out
     assert "| sub-pixel deconvolution:" in out and "| batch-packed rows:" in out
+    assert "| running sums per sweep:" in out
