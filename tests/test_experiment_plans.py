@@ -64,3 +64,13 @@ def test_figure5_says_whether_its_curves_end_in_the_papers_order():
     assert "not the paper's order" in swapped[0]
     unfinished = paper.figure5_orders([panel], {(56, 16, 4): 32.7})
     assert "once every run has finished" in unfinished[0]
+
+
+def test_recipe_says_whether_ten_minutes_reach_the_paper():
+    import recipe  # experiments/recipe.py
+
+    short = [(0, 6.5, 0.0), (1000, 32.9, 300.0)]
+    long = [(0, 6.5, 0.0), (1000, 33.07, 590.0)]
+    assert recipe.verdict([("a", short)]) == ("Target not met: the highest end is `a`'s 32.900 dB, 0.160 dB "
+                                              "below the paper's 33.06.")
+    assert recipe.verdict([("a", short), ("b", long)]).startswith("Target met: `b` ends at 33.070 dB")
