@@ -145,8 +145,6 @@ def _setup(args):
     args.scale = args.scales[0]
     model = _load(args)
     files, problems = expand_inputs(args.inputs)
-    if files:
-        warm_up(model)  # compiles on the very first run, and says so
     if args.output:
         if len(args.scales) > 1:
             raise ValueError("-o names one output file but --scale asks for several; use --out-dir DIR "
@@ -159,8 +157,12 @@ def _setup(args):
         writable_format(args.output)
         if not Path(args.output).parent.is_dir():
             raise ValueError(f"-o {args.output}: folder {Path(args.output).parent} does not exist")
+        if Path(args.output).exists() and not args.overwrite and files:  # said before any compiling
+            raise ValueError(f"{args.output}: already exists (use --overwrite to replace it)")
     if args.out_dir:
         Path(args.out_dir).mkdir(parents=True, exist_ok=True)
+    if files:  # after every check above, so that a mistake is reported at once
+        warm_up(model)  # compiles on the very first run, and says so
     return model, files, problems
 
 

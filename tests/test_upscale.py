@@ -366,6 +366,21 @@ def test_cli_a_missing_file_is_reported_before_anything_compiles(weights, tmp_pa
     assert code == 1 and out == [] and err == [f"error: {tmp_path / 'typo.png'}: no such file"]
 
 
+def test_cli_an_existing_output_is_reported_before_anything_compiles(weights, tmp_path, capsys, monkeypatch):
+    import minisr.upscale as tool
+
+    def no_warm_up(model):
+        raise AssertionError("compiled before reporting the existing output")
+
+    monkeypatch.setattr(tool, "warm_up", no_warm_up)
+    source = save(tmp_path / "a.png", Image.fromarray(rgb()))
+    target = tmp_path / "kept.png"
+    target.write_bytes(b"precious")
+    code, out, err = run([source, "-o", target, "--weights", weights[3]], capsys)
+    assert code == 2 and out == [] and target.read_bytes() == b"precious"
+    assert err == [f"python -m minisr.upscale: error: {target}: already exists (use --overwrite to replace it)"]
+
+
 def test_cli_batch_goes_on_after_bad_files(weights, tmp_path, capsys):
     problems = _bad_files(tmp_path)
     for name in ("one.png", "two.jpg"):
