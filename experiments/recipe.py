@@ -15,7 +15,7 @@ validations included).
 import argparse
 import sys
 
-from curves import RESULTS, RUNS, add_write_options, pyplot, read_curve, run_commands, save, settings_of
+from curves import RUNS, add_write_options, pyplot, read_curve, run_commands, save, settings_of, steps_done
 
 PAPER_SET5_X3 = 33.06  # the paper's Table 3, FSRCNN x3
 RECIPES = RUNS / "recipe"
@@ -50,7 +50,7 @@ def main(argv=None) -> int:
     for run in runs:
         curve = read_curve(run, "report_psnr")
         settings = settings_of(run)
-        steps = int(curve[-1][0] / settings["batch_size"])
+        steps = steps_done(run)
         best = max(curve[1:], key=lambda row: row[1])
         minutes = curve[-1][2] / 60
         rows.append(f"| `{run.name}` | {describe(settings)} | {steps:,} | {curve[-1][0] / 1e6:.2f} M | "
@@ -64,7 +64,8 @@ def main(argv=None) -> int:
         "Made by `python experiments/train_runs.py recipe` (each run FSRCNN x3 on T91 for a fixed 10 minutes "
         "of wall time, process start included; BSDS500-val20 validation every 2,000 steps, Set5 scored at "
         "each validation and never used to choose; `--threads 2`), then `python experiments/recipe.py --write`. "
-        "Machine: the 2-core AMD EPYC test machine, nothing else running. The target (issue 14): the paper's "
+        "Machine: the 2-core AMD EPYC test machine, no other job running (beside two of the runs, a few "
+        "seconds of low-priority compiling for correctness checks). The target (issue 14): the paper's "
         f"Set5 x3 {PAPER_SET5_X3} dB (Table 3) within 10 minutes.",
         "",
         "| run | recipe | steps done | backprops | minutes in the loop | Set5 at the end | highest Set5 | "
