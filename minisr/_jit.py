@@ -77,43 +77,37 @@ def set_threads(count: int) -> None:
 
 
 class _FirstCompile(numba.core.event.Listener):
-    """Calls ``say()`` when Numba starts compiling, the first time only.
+    """Calls each of ``calls`` when Numba starts compiling, the first time only.
 
     Numba sends a "numba:compile" event only when it really compiles a function: a
     signature found in the on-disk cache is loaded without one.
     """
 
-    def __init__(self, say):
-        self.say, self.said = say, False
+    def __init__(self, *calls):
+        self.calls, self.done = calls, False
 
     def on_start(self, event):
-        if not self.said:
-            self.said = True
-            self.say()
+        if not self.done:
+            self.done = True
+            for call in self.calls:
+                call()
 
     def on_end(self, event):
         pass
 
 
 @contextlib.contextmanager
-def compile_notice(stream=None):
+def compile_notice(stream=None, on_first=None):
     """Say on stderr that Numba is compiling, once, if anything inside the block is
     compiled (only the first run of a program compiles; the machine code is cached,
-    so a later run prints nothing however long it takes)."""
+    so a later run prints nothing however long it takes). ``on_first()``, if given, is
+    called then too (:mod:`minisr.warmup` starts its helper process)."""
     stream = stream if stream is not None else sys.stderr
 
     def notice():
         print("compiling minisr's Numba kernels (first run only; cached for later runs) ...",
               file=stream, flush=True)
 
-    with numba.core.event.install_listener("numba:compile", _FirstCompile(notice)):
+    calls = (notice,) if on_first is None else (notice, on_first)
+    with numba.core.event.install_listener("numba:compile", _FirstCompile(*calls)):
         yield
-
-
-def warm_up(model) -> None:
-    """Run ``model.infer`` once on a tiny image, compiling its kernels if needed (with a
-    notice), so that the real work starts at full speed."""
-    import numpy as np
-
-    with compile_notice():
-        model.infer(np.zeros((1, 1, 12, 12), dtype=model.dtype))

@@ -24,7 +24,8 @@ from pathlib import Path
 
 from PIL import Image
 
-from ._jit import set_threads, warm_up
+from ._jit import set_threads
+from .warmup import warm_up
 from .image.imageio import ImageError
 from .models import PRESETS, load_model, preset_config
 from .multiscale import MultiScaleFSRCNN

@@ -1,0 +1,203 @@
+"""The first run's compiling, shared between two processes.
+
+The very first ``python -m minisr.upscale`` compiles about a dozen Numba kernels (the
+machine code is then cached on disk, ``cache=True``, and later runs only load it). On
+one core that was 18.4 s of a 19.9 s run on the 2-core Zen 3 test machine (Set14
+lenna x3, empty cache): ``forward_stride1`` 7.4 s, ``pointwise_forward`` 5.0 s,
+``depth_to_space`` 1.5 s, and the colour conversion and bicubic kernels 3.7 s.
+
+Numba compiles on one thread, under a lock, so threads cannot share the work; two
+*processes* can, because each writes what it compiles to the same on-disk cache, where
+the other then finds it. So :func:`warm_up` runs the inference pass in two shares::
+
+    this process:    every layer but the 1x1 convolutions (the k x k and the
+                     deconvolution kernels)
+    helper process:  the 1x1 convolutions, then the colour conversion and bicubic
+                     chroma of an RGB image      (python -m minisr.warmup, started
+                                                  only when something must compile)
+    this process:    waits for the helper, then runs the whole tool's path once on a
+                     12 x 12 RGB image: every kernel now loads from the cache
+
+Each layer runs alone on a 12 x 12 input of zeros, with the borders it gets and gives
+inside the real pass (:func:`run_step`), so that it compiles the very signatures the
+real pass needs. The helper is an optimisation only: if it fails, is slow or the cache
+cannot be written, this process compiles what is missing itself, as before. It is not
+started when nothing compiles (a warm cache), with one Numba thread (``--threads 1``:
+one core asked for), or with ``MINISR_COMPILE_HELPER=0``.
+"""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+
+from ._jit import compile_notice
+from .layers import Conv2d
+from .layers.base import Workspace
+from .model import build_from_config, inference_steps, resizes
+
+WARM_SIZE = 12  # LR side of the images the warm-up runs on
+HELPER_TIMEOUT_S = 600  # beyond this the helper is stopped and this process compiles alone
+
+
+def scale_models(model) -> dict:
+    """{scale: FSRCNN} of ``model`` (one entry, or one per head of a multi-scale model)."""
+    return dict(model.models) if hasattr(model, "models") else {model.scale: model}
+
+
+def in_helper_share(layer) -> bool:
+    """Whether the helper process compiles this layer's kernels: the 1x1 convolutions
+    (``pointwise_forward``); every other layer is compiled by the calling process."""
+    return isinstance(layer, Conv2d) and layer.kernel_size == 1
+
+
+def run_step(steps, index: int, dtype, size: int = WARM_SIZE) -> None:
+    """Run inference step ``index`` of ``steps`` (:func:`minisr.model.inference_steps`)
+    alone on zeros of ``size`` x ``size`` LR pixels, taking and giving the borders it
+    takes and gives inside :func:`minisr.model.infer_chain`, so that it compiles the
+    kernels, with the argument types, of the real pass."""
+    layer, prelu = steps[index]
+    border = steps[index][0].input_border()[0] if index > 0 else 0
+    out_border = steps[index + 1][0].input_border() if index + 1 < len(steps) else (0, False)
+    side = size + 2 * border  # a batch of one: packed (C, H, W*1) is (C, H, W)
+    x = np.zeros((layer.in_channels, side, side), dtype)
+    options = {} if prelu is None else {"prelu": prelu}
+    if resizes(layer):
+        options["output_size"] = (layer.stride * size, layer.stride * size)
+    layer.infer_packed(x, 1, border, Workspace(keep=False), out_border, **options)
+
+
+def run_share(model, helper: bool) -> None:
+    """Compile this process's share of ``model``'s kernels (see the module docstring);
+    ``helper=True``: the helper's share, the colour path included."""
+    for network in scale_models(model).values():
+        steps = inference_steps(network.layers)
+        for index, (layer, _) in enumerate(steps):
+            if hasattr(layer, "in_channels") and in_helper_share(layer) == helper:
+                run_step(steps, index, network.dtype)
+    if helper:
+        run_colour_path(model)
+
+
+class NetworkStandIn:
+    """Zeros of the network's output shape and dtype in place of its pass: the colour
+    path of :func:`minisr.superres.upscale_arrays` without the network's kernels."""
+
+    def __init__(self, scale: int, dtype):
+        self.scale, self.dtype = scale, np.dtype(dtype)
+
+    def infer(self, x: np.ndarray) -> np.ndarray:
+        n, _, h, w = x.shape
+        return np.zeros((n, 1, self.scale * h, self.scale * w), self.dtype)
+
+
+def tiny_rgb(size: int = WARM_SIZE) -> np.ndarray:
+    """A (size, size, 3) uint8 RGB picture (a ramp, so every channel varies)."""
+    ramp = np.arange(size * size * 3, dtype=np.int64).reshape(size, size, 3)
+    return (ramp * 7 % 256).astype(np.uint8)
+
+
+def run_colour_path(model) -> None:
+    """The tool's path for an 8-bit RGB image (to YCbCr, bicubic chroma, back to 8-bit
+    RGB) with :class:`NetworkStandIn` in place of each network."""
+    from .superres import upscale_arrays  # the tool's own code; imported late (it imports layers)
+
+    for scale, network in scale_models(model).items():
+        upscale_arrays(tiny_rgb(), NetworkStandIn(scale, network.dtype), dtype=np.uint8)
+
+
+def run_whole_path(model) -> None:
+    """The tool's whole path once on a small RGB image: the network and the colour."""
+    from .superres import upscale_arrays
+
+    upscale_arrays(tiny_rgb(), model, dtype=np.uint8)
+
+
+class CompileHelper:
+    """The helper process, started by :meth:`start` (at most once; a no-op when it
+    would not help), waited for by :meth:`wait`."""
+
+    def __init__(self, model):
+        self.model = model
+        self.process = None
+        self.started = False
+
+    def wanted(self) -> bool:
+        import numba
+
+        if os.environ.get("MINISR_COMPILE_HELPER", "1") == "0" or numba.get_num_threads() < 2:
+            return False
+        networks = scale_models(self.model).values()
+        return all(getattr(network, "kernels", None) == "fast" and hasattr(network, "config")
+                   for network in networks)
+
+    def command(self) -> list:
+        networks = [{"config": network.config, "dtype": np.dtype(network.dtype).name}
+                    for network in scale_models(self.model).values()]
+        return [sys.executable, "-m", "minisr.warmup", json.dumps(networks)]
+
+    def start(self) -> None:
+        if self.started:
+            return
+        self.started = True
+        if not self.wanted():
+            return
+        env = dict(os.environ, NUMBA_NUM_THREADS="1", MINISR_COMPILE_HELPER="0")
+        try:
+            self.process = subprocess.Popen(self.command(), env=env, stdin=subprocess.DEVNULL,
+                                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        except OSError:  # no helper: this process compiles everything, as it would anyway
+            self.process = None
+
+    def wait(self) -> None:
+        if self.process is None:
+            return
+        try:
+            self.process.wait(timeout=HELPER_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            self.stop()
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+
+def warm_up(model) -> None:
+    """Compile (on a first run, saying so on stderr) or load every kernel the upscale
+    tool's path needs for ``model``, so that the real work starts at full speed; on a
+    first run the compiling is shared with a helper process (module docstring)."""
+    helper = CompileHelper(model)
+    try:
+        with compile_notice(on_first=helper.start):
+            run_share(model, helper=False)
+            helper.wait()
+            run_whole_path(model)
+    finally:
+        helper.stop()
+
+
+def main(argv=None) -> int:
+    """The helper process: ``python -m minisr.warmup NETWORKS_JSON`` compiles the
+    helper's share for the networks described (a JSON list of ``{"config", "dtype"}``)."""
+    argv = sys.argv[1:] if argv is None else argv
+    networks = {}
+    for entry in json.loads(argv[0]):
+        network = build_from_config(entry["config"], dtype=np.dtype(entry["dtype"]))
+        networks[network.scale] = network
+    model = networks[min(networks)] if len(networks) == 1 else _Heads(networks)
+    run_share(model, helper=True)
+    return 0
+
+
+class _Heads:
+    """The networks of a multi-scale model, as :func:`scale_models` reads them."""
+
+    def __init__(self, networks: dict):
+        self.models = networks
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,131 @@
+"""The first run's compiling, shared with a helper process (minisr/warmup.py).
+
+What must hold: the two shares compile exactly the kernels, with the argument types,
+that the tool's path needs (so that the final pass only loads from the cache); the
+helper starts only when something compiles and more than one core is allowed; a
+helper that fails changes nothing but the time.
+"""
+
+import io
+import os
+import subprocess
+import sys
+import textwrap
+
+import numba
+import numpy as np
+import pytest
+
+from minisr import _jit, warmup
+from minisr.models import load_model
+
+# Run in a fresh process with an empty cache (NUMBA_CACHE_DIR must be set before Numba
+# is imported): this process's share, then the helper's as the tool starts it, then the
+# whole path, listing every minisr kernel that the whole path still had to compile.
+SHARES_SCRIPT = textwrap.dedent("""
+    import subprocess, sys
+    import numba.core.event as event
+    from minisr import warmup
+    from minisr.models import load_model
+    model = load_model({spec!r}, {scale})
+    warmup.run_share(model, helper=False)
+    helper = warmup.CompileHelper(model)
+    assert subprocess.run(helper.command(), env=dict(__import__("os").environ,
+                          NUMBA_NUM_THREADS="1")).returncode == 0
+    compiled = []
+    class Listener(event.Listener):
+        def on_start(self, e):
+            function = e.data["dispatcher"].py_func
+            if function.__module__.startswith("minisr"):
+                compiled.append(function.__qualname__)
+        def on_end(self, e):
+            pass
+    with event.install_listener("numba:compile", Listener()):
+        warmup.run_whole_path(model)
+    print("COMPILED", sorted(set(compiled)))
+""")
+
+
+@pytest.mark.parametrize("spec, scale", [("fsrcnn-s", 3)])
+def test_the_two_shares_compile_everything_the_tools_path_needs(tmp_path, spec, scale):
+    """After both shares, the tool's whole path (network and colour) compiles nothing:
+    every kernel comes from the cache the two processes wrote. (FSRCNN-s x3 has every
+    kind of layer: a 5x5 first layer, 1x1 layers, a 3x3 mapping layer, a deconvolution
+    whose 9 sub-pixel filters are not a multiple of 4.)"""
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "numba-cache"))
+    result = subprocess.run([sys.executable, "-c", SHARES_SCRIPT.format(spec=spec, scale=scale)],
+                            env=env, capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "COMPILED []" in result.stdout, result.stdout
+
+
+def test_run_step_gives_the_real_pass_numbers_layer_by_layer():
+    """Each layer run alone takes the input border it takes inside the whole pass (so
+    compiles the same code); it runs without error for every step of FSRCNN x2/x3/x4."""
+    for scale in (2, 3, 4):
+        model = load_model("fsrcnn-s", scale)
+        steps = warmup.inference_steps(model.layers)
+        for index in range(len(steps)):
+            warmup.run_step(steps, index, model.dtype)
+
+
+def test_the_helper_takes_the_1x1_layers_and_this_process_the_rest():
+    """FSRCNN's steps: feature 5x5, shrink 1x1, four 3x3 mapping layers, expand 1x1,
+    deconvolution: the helper compiles for the two 1x1 layers only."""
+    model = load_model("fsrcnn", 3)
+    shares = [warmup.in_helper_share(layer) for layer, _ in warmup.inference_steps(model.layers)]
+    assert shares == [False, True, False, False, False, False, True, False]
+
+
+def test_no_helper_with_one_thread_or_when_switched_off(monkeypatch):
+    model = load_model("fsrcnn", 3)
+    assert warmup.CompileHelper(model).wanted() is (numba.get_num_threads() >= 2)
+    monkeypatch.setenv("MINISR_COMPILE_HELPER", "0")
+    assert not warmup.CompileHelper(model).wanted()
+    monkeypatch.delenv("MINISR_COMPILE_HELPER")
+    threads = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        assert not warmup.CompileHelper(model).wanted()
+    finally:
+        numba.set_num_threads(threads)
+
+
+def test_no_helper_when_nothing_compiles(monkeypatch):
+    """A warm run (everything already compiled) never starts the helper process."""
+    model = load_model("fsrcnn-s", 3)
+    warmup.warm_up(model)  # compiled (or loaded) here
+    started = []
+    monkeypatch.setattr(warmup.CompileHelper, "start", lambda self: started.append(1))
+    warmup.warm_up(model)
+    assert started == []
+
+
+def test_a_failing_helper_changes_nothing_but_the_time(monkeypatch):
+    """A helper that dies at once: warm_up still finishes, and the model still works."""
+    model = load_model("fsrcnn-s", 3)
+    monkeypatch.setattr(warmup.CompileHelper, "wanted", lambda self: True)
+    monkeypatch.setattr(warmup.CompileHelper, "command",
+                        lambda self: [sys.executable, "-c", "raise SystemExit(3)"])
+    helper = warmup.CompileHelper(model)
+    helper.start()
+    assert helper.process is not None
+    helper.wait()
+    assert helper.process.returncode == 3
+    warmup.warm_up(model)
+    x = np.zeros((1, 1, 8, 8), np.float32)
+    assert model.infer(x).shape == (1, 1, 24, 24)
+
+
+def test_the_helper_starts_at_the_first_compile():
+    """compile_notice calls on_first when Numba starts compiling, once."""
+    calls = []
+
+    @numba.njit
+    def triple(x):
+        return 3 * x
+
+    with _jit.compile_notice(stream=io.StringIO(), on_first=lambda: calls.append(1)):
+        triple(1)
+        triple(2.0)
+    assert calls == [1]
