@@ -14,6 +14,7 @@ from .data import dataset_files, get_dataset
 from .models import PRESETS, file_scale, load_model, model_label, shipped_weights_path
 from .progress import Progress
 from .image.protocol import check_scorable, evaluate_pair, load_test_pair, super_resolve
+from .warmup import warm_up
 
 #: ``bicubic``, or a network whose shipped weights to use (a key of PRESETS).
 METHODS = ("bicubic",) + tuple(PRESETS)
@@ -56,6 +57,7 @@ def evaluate(method: str, datasets, scales, weights=None, data_dir=None, progres
             weights_file = pick_weights(method, weights, scale)
             model = load_model(weights_file, scale)
             label = model_label(model)
+            warm_up(model)  # a first run compiles, shared with a helper process, and says so
         for name in datasets:
             dataset = get_dataset(name).name
             files = dataset_files(dataset, data_dir)

@@ -162,8 +162,8 @@ def _setup(args):
             raise ValueError(f"{args.output}: already exists (use --overwrite to replace it)")
     if args.out_dir:
         Path(args.out_dir).mkdir(parents=True, exist_ok=True)
-    if files:  # after every check above, so that a mistake is reported at once
-        warm_up(model)  # compiles on the very first run, and says so
+    if files and not args.cluster:  # after every check above, so that a mistake is reported at once
+        warm_up(model)  # compiles on the very first run, and says so (on a cluster: the workers)
     return model, files, problems
 
 

@@ -18,6 +18,14 @@ the other then finds it. So :func:`warm_up` runs the inference pass in two share
     this process:    waits for the helper, then runs the whole tool's path once on a
                      12 x 12 RGB image: every kernel now loads from the cache
 
+A first ``python -m minisr.train`` shares its training kernels (forward and backward)
+the same way, layer by layer (:func:`run_training_layers`): the helper takes the 1x1
+convolutions and the PReLUs, this process the k x k convolutions and the
+deconvolution, after making the training pairs; the helper starts at the first
+compilation of the run (the bicubic kernels the pairs need, or the first layer), so
+only on a cold cache. Then this process runs one small training step and a validation
+pass (:func:`run_training_share`), loading every kernel from the cache.
+
 Each layer runs alone on a 12 x 12 input of zeros, with the borders it gets and gives
 inside the real pass (:func:`run_step`), so that it compiles the very signatures the
 real pass needs. The helper is an optimisation only: if it fails, is slow or the cache
@@ -34,7 +42,7 @@ import sys
 import numpy as np
 
 from ._jit import compile_notice
-from .layers import Conv2d
+from .layers import Conv2d, PReLU
 from .layers.base import Workspace
 from .model import build_from_config, inference_steps, resizes
 
@@ -108,6 +116,50 @@ def run_colour_path(model) -> None:
         upscale_arrays(tiny_rgb(), NetworkStandIn(scale, network.dtype), dtype=np.uint8)
 
 
+def layer_channels(layer):
+    """The input channels of a layer the training share can run alone, else None."""
+    if isinstance(layer, PReLU):
+        return layer.channels
+    return getattr(layer, "in_channels", None)
+
+
+def in_helper_training_share(layer) -> bool:
+    """Whether the helper compiles this layer's training kernels: the 1x1 convolutions
+    and the PReLUs (``pointwise_*``, ``prelu_*``, about 15 s on the 2-core Zen 3 machine);
+    the k x k convolutions and the deconvolution (``forward_stride1``,
+    ``weight_grad_stride1``, padding, sub-pixel reshuffles, about 19 s) stay here."""
+    return isinstance(layer, PReLU) or in_helper_share(layer)
+
+
+def run_training_layers(model, helper: bool, size: int = 7) -> None:
+    """Forward and backward (input gradient included) of each layer of this process's
+    training share, alone, on zeros of a batch of 2 images ``size`` x ``size``."""
+    batch = 2
+    for network in scale_models(model).values():
+        for layer in network.layers:
+            channels = layer_channels(layer)
+            if channels is None or in_helper_training_share(layer) != helper:
+                continue
+            x = np.zeros((channels, size, size * batch), network.dtype)  # packed (C, H, W*N)
+            y = layer.forward_packed(x, batch)
+            layer.backward_packed(np.zeros_like(y), input_grad=True)
+            layer.zero_grad()
+
+
+def run_training_share(model, patch: int = 7) -> None:
+    """The kernels of a training step as ``python -m minisr.train`` runs it (forward, MSE
+    loss, backward without the input gradient, on 2 patches of ``patch`` x ``patch`` LR
+    pixels) and of a validation pass (``model.infer``), in the model's dtype."""
+    from .training.parallel import batch_gradients  # imported late: it imports the layers
+
+    for network in scale_models(model).values():
+        x = np.zeros((2, 1, patch, patch), network.dtype)
+        target = np.zeros_like(network.forward(x))
+        batch_gradients(network, x, target)
+        network.infer(x)
+        network.zero_grad()
+
+
 def run_whole_path(model) -> None:
     """The tool's whole path once on a small RGB image: the network and the colour."""
     from .superres import upscale_arrays
@@ -119,8 +171,8 @@ class CompileHelper:
     """The helper process, started by :meth:`start` (at most once; a no-op when it
     would not help), waited for by :meth:`wait`."""
 
-    def __init__(self, model):
-        self.model = model
+    def __init__(self, model, share: str = "upscale"):
+        self.model, self.share = model, share  # share: "upscale" or "train"
         self.process = None
         self.started = False
 
@@ -136,7 +188,7 @@ class CompileHelper:
     def command(self) -> list:
         networks = [{"config": network.config, "dtype": np.dtype(network.dtype).name}
                     for network in scale_models(self.model).values()]
-        return [sys.executable, "-m", "minisr.warmup", json.dumps(networks)]
+        return [sys.executable, "-m", "minisr.warmup", self.share, json.dumps(networks)]
 
     def start(self) -> None:
         if self.started:
@@ -180,15 +232,20 @@ def warm_up(model) -> None:
 
 
 def main(argv=None) -> int:
-    """The helper process: ``python -m minisr.warmup NETWORKS_JSON`` compiles the
-    helper's share for the networks described (a JSON list of ``{"config", "dtype"}``)."""
+    """The helper process: ``python -m minisr.warmup SHARE NETWORKS_JSON`` compiles the
+    helper's share of the upscale tool (SHARE ``upscale``) or a training run's kernels
+    (``train``) for the networks described (a JSON list of ``{"config", "dtype"}``)."""
     argv = sys.argv[1:] if argv is None else argv
+    share, described = argv
     networks = {}
-    for entry in json.loads(argv[0]):
+    for entry in json.loads(described):
         network = build_from_config(entry["config"], dtype=np.dtype(entry["dtype"]))
         networks[network.scale] = network
     model = networks[min(networks)] if len(networks) == 1 else _Heads(networks)
-    run_share(model, helper=True)
+    if share == "train":
+        run_training_layers(model, helper=True)
+    else:
+        run_share(model, helper=True)
     return 0
 
 

@@ -6,7 +6,11 @@ the first call of a kernel includes Numba's compilation.
 """
 
 import os
+import subprocess
+import sys
+from pathlib import Path
 
+import numba.core.event
 import pytest
 from hypothesis import HealthCheck, settings
 
@@ -46,3 +50,45 @@ def say_when_numba_compiles(request):
         return
     with compile_notice(stream=_ToTerminal(request.config)):
         yield
+
+
+class _StartPrecompile(numba.core.event.Listener):
+    """Starts ``tests/precompile.py`` (see its docstring) when the first minisr kernel is
+    compiled in this session, i.e. only on a cold cache; at most once."""
+
+    def __init__(self):
+        self.process = None
+        self.started = False
+
+    def on_start(self, event):
+        module = getattr(event.data["dispatcher"].py_func, "__module__", "") or ""
+        if self.started or not module.startswith("minisr") or (os.cpu_count() or 1) < 2:
+            return
+        self.started = True
+        if os.environ.get("MINISR_COMPILE_HELPER", "1") == "0":
+            return
+        script = Path(__file__).with_name("precompile.py")
+        try:
+            self.process = subprocess.Popen([sys.executable, str(script)], stdin=subprocess.DEVNULL,
+                                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                            env=dict(os.environ, NUMBA_NUM_THREADS="1"))
+        except OSError:  # no helper: the tests compile everything themselves, as before
+            self.process = None
+
+    def on_end(self, event):
+        pass
+
+    def stop(self):
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def precompile_on_a_cold_cache():
+    """On a cold Numba cache, compile the kernels the suite reaches late in a second
+    process (``tests/precompile.py``) while the first tests run."""
+    starter = _StartPrecompile()
+    with numba.core.event.install_listener("numba:compile", starter):
+        yield
+    starter.stop()

@@ -78,6 +78,7 @@ def test_the_helper_takes_the_1x1_layers_and_this_process_the_rest():
 
 
 def test_no_helper_with_one_thread_or_when_switched_off(monkeypatch):
+    monkeypatch.delenv("MINISR_COMPILE_HELPER", raising=False)
     model = load_model("fsrcnn", 3)
     assert warmup.CompileHelper(model).wanted() is (numba.get_num_threads() >= 2)
     monkeypatch.setenv("MINISR_COMPILE_HELPER", "0")
@@ -129,3 +130,48 @@ def test_the_helper_starts_at_the_first_compile():
         triple(1)
         triple(2.0)
     assert calls == [1]
+
+
+TRAINING_SCRIPT = textwrap.dedent("""
+    import subprocess, sys
+    import numpy as np
+    import numba.core.event as event
+    from PIL import Image
+    from minisr import warmup
+    from minisr.model import FSRCNN
+    from minisr.training.command import main
+    model = FSRCNN(8, 4, 1, scale=3)
+    warmup.run_training_layers(model, helper=False)  # this process's share
+    helper = warmup.CompileHelper(model, share="train")
+    assert subprocess.run(helper.command()).returncode == 0  # the helper's
+    rng = np.random.default_rng(0)
+    for folder in ("train", "val"):
+        (__import__("pathlib").Path({tmp!r}) / folder).mkdir()
+        for i in range(3):
+            Image.fromarray(rng.integers(0, 255, (48, 48, 3), dtype=np.uint8)).save(f"{tmp}/{{folder}}/{{i}}.png")
+    compiled = []
+    class Listener(event.Listener):
+        def on_start(self, e):
+            function = e.data["dispatcher"].py_func
+            if function.__module__.startswith("minisr.kernels"):
+                compiled.append(function.__qualname__)
+        def on_end(self, e):
+            pass
+    with event.install_listener("numba:compile", Listener()):
+        code = main(["--d", "8", "--s", "4", "--m", "1", "--train", {tmp!r} + "/train", "--val", {tmp!r} + "/val",
+                     "--steps", "4", "--val-every", "2", "--batch-size", "4", "--threads", "2",
+                     "--cache-dir", {tmp!r} + "/pairs", "--out", {tmp!r} + "/run", "--no-progress"])
+    assert code == 0, code
+    print("COMPILED", sorted(set(compiled)))
+""")
+
+
+def test_the_training_helper_compiles_every_kernel_a_training_run_needs(tmp_path):
+    """After the two training shares (this process's layers, the helper's), a training
+    run (steps on 2 worker threads, validation) compiles no kernel of minisr.kernels:
+    all come from the cache or this process."""
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "numba-cache"), MINISR_COMPILE_HELPER="0")
+    result = subprocess.run([sys.executable, "-c", TRAINING_SCRIPT.format(tmp=str(tmp_path))],
+                            env=env, capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "COMPILED []" in result.stdout, result.stdout

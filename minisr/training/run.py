@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numba
 
-from .._jit import set_threads
+from .._jit import compile_notice, set_threads
 from ..data import DatasetError, dataset_files, get_dataset
 from ..data.registry import IMAGE_SUFFIXES, VALIDATION_SET
 from ..locks import LOCK_NAME, hold, owner_note, read_owner, release
@@ -30,6 +30,7 @@ from ..model import CONFIG_RANGES, FSRCNN
 from ..models import PRESETS, load_model, network_name
 from ..networks import ARCHITECTURES, Network
 from ..optim import SGD, Adam, make_schedule, param_groups
+from ..warmup import CompileHelper, run_training_layers, run_training_share
 from .checkpoint import load_checkpoint, restore_model
 from .loop import Trainer, Validator
 from .patches import PatchSpec, full_context, prepare
@@ -362,24 +363,35 @@ def train_in(out: Path, given: dict, resume: bool, overwrite: bool, command: str
     spec = PatchSpec.for_scale(settings["scale"], size, settings["stride"],
                                settings["augment"], settings["flips"], context)
     make_pairs = backend.prepare if backend is not None else prepare
-    pairs = make_pairs(files, spec, run["cache_dir"], label=" + ".join(settings["train"]))
-    if len(pairs) < settings["batch_size"]:
-        raise UsageError(f"only {len(pairs):,} training pairs, fewer than one batch of "
-                         f"{settings['batch_size']}: give a smaller --batch-size or more images")
+    model = restore_model(checkpoint) if checkpoint else build_model(settings)
+    # A first run compiles the training kernels (tens of seconds), shared with a helper
+    # process on a second core (minisr/warmup.py), started at the first compilation here.
+    helper = CompileHelper(model, share="train") if backend is None else None
+    with compile_notice(on_first=helper.start if helper is not None else None):
+        pairs = make_pairs(files, spec, run["cache_dir"], label=" + ".join(settings["train"]))
+        if len(pairs) < settings["batch_size"]:
+            raise UsageError(f"only {len(pairs):,} training pairs, fewer than one batch of "
+                             f"{settings['batch_size']}: give a smaller --batch-size or more images")
+        validator = Validator(val_files, settings["scale"]) if val_files else None
+        reporter = Validator(report_files, settings["scale"]) if report_files and validator else None
+        if helper is not None:
+            try:  # this process's share (k x k and deconvolution layers), the helper's the rest
+                run_training_layers(model, helper=False)
+                helper.wait()
+                run_training_share(model)  # the whole step, from the cache (or compiled here)
+            finally:
+                helper.stop()
     batches_per_epoch = len(pairs) // settings["batch_size"]
     if run["epochs"] is not None:
         total_steps = max(1, round(run["epochs"] * batches_per_epoch))
     else:
         total_steps = DEFAULT_STEPS if run["steps"] is None else run["steps"]
 
-    model = restore_model(checkpoint) if checkpoint else build_model(settings)
     optimizer = build_optimizer(settings, model)
     if checkpoint:
         optimizer.load_state_dict(checkpoint.optimizer_state)
     schedule = make_schedule(settings["schedule"], total_steps, settings["warmup"],
                              settings["step_size"], settings["gamma"], settings["final_lr"])
-    validator = Validator(val_files, settings["scale"]) if val_files else None
-    reporter = Validator(report_files, settings["scale"]) if report_files and validator else None
     for name in stale:
         (out / name).unlink()
     trainer = Trainer(model, optimizer, schedule, pairs, settings, out, validator, reporter=reporter,
