@@ -57,7 +57,7 @@ def evaluate(method: str, datasets, scales, weights=None, data_dir=None, progres
             weights_file = pick_weights(method, weights, scale)
             model = load_model(weights_file, scale)
             label = model_label(model)
-            warm_up(model)  # a first run compiles, shared with a helper process, and says so
+            warm_up(model, "evaluate")  # a first run compiles, shared with a helper process, and says so
         for name in datasets:
             dataset = get_dataset(name).name
             files = dataset_files(dataset, data_dir)

@@ -77,16 +77,34 @@ def run_step(steps, index: int, dtype, size: int = WARM_SIZE) -> None:
     layer.infer_packed(x, 1, border, Workspace(keep=False), out_border, **options)
 
 
-def run_share(model, helper: bool) -> None:
+def run_share(model, helper: bool, path: str = "upscale") -> None:
     """Compile this process's share of ``model``'s kernels (see the module docstring);
-    ``helper=True``: the helper's share, the colour path included."""
+    ``helper=True``: the helper's share, with the image path around the network:
+    ``path`` "upscale" (the tool's colour path) or "evaluate" (the test protocol)."""
     for network in scale_models(model).values():
         steps = inference_steps(network.layers)
         for index, (layer, _) in enumerate(steps):
             if hasattr(layer, "in_channels") and in_helper_share(layer) == helper:
                 run_step(steps, index, network.dtype)
     if helper:
-        run_colour_path(model)
+        (run_colour_path if path == "upscale" else run_protocol_path)(model)
+
+
+def run_protocol_path(model) -> None:
+    """The test protocol around the network (``python -m minisr.evaluate``): a test pair
+    read from an image file (Y, modcrop, bicubic downscaling) and scored."""
+    import tempfile
+
+    from PIL import Image
+
+    from .image.protocol import evaluate_pair, load_test_pair
+
+    with tempfile.TemporaryDirectory(prefix="minisr-warmup-") as folder:
+        path = os.path.join(folder, "warm.png")
+        Image.fromarray(tiny_rgb(2 * WARM_SIZE)).save(path)
+        for scale in scale_models(model):
+            hr, _ = load_test_pair(path, scale)
+            evaluate_pair(hr, hr, scale)
 
 
 class NetworkStandIn:
@@ -172,7 +190,7 @@ class CompileHelper:
     would not help), waited for by :meth:`wait`."""
 
     def __init__(self, model, share: str = "upscale"):
-        self.model, self.share = model, share  # share: "upscale" or "train"
+        self.model, self.share = model, share  # share: "upscale", "evaluate" or "train"
         self.process = None
         self.started = False
 
@@ -217,24 +235,32 @@ class CompileHelper:
             self.process.wait()
 
 
-def warm_up(model) -> None:
-    """Compile (on a first run, saying so on stderr) or load every kernel the upscale
-    tool's path needs for ``model``, so that the real work starts at full speed; on a
-    first run the compiling is shared with a helper process (module docstring)."""
-    helper = CompileHelper(model)
+def warm_up(model, path: str = "upscale") -> None:
+    """Compile (on a first run, saying so on stderr) or load every kernel that ``path``
+    needs for ``model`` ("upscale": the upscale tool's, "evaluate": the test protocol's),
+    so that the real work starts at full speed; on a first run the compiling is shared
+    with a helper process (module docstring)."""
+    if path not in ("upscale", "evaluate"):
+        raise ValueError(f"path must be 'upscale' or 'evaluate', got {path!r}")
+    helper = CompileHelper(model, share=path)
     try:
         with compile_notice(on_first=helper.start):
-            run_share(model, helper=False)
+            run_share(model, helper=False, path=path)
             helper.wait()
-            run_whole_path(model)
+            if path == "upscale":
+                run_whole_path(model)
+            else:
+                for network in scale_models(model).values():
+                    network.infer(np.zeros((1, 1, WARM_SIZE, WARM_SIZE), network.dtype))
+                run_protocol_path(model)
     finally:
         helper.stop()
 
 
 def main(argv=None) -> int:
     """The helper process: ``python -m minisr.warmup SHARE NETWORKS_JSON`` compiles the
-    helper's share of the upscale tool (SHARE ``upscale``) or a training run's kernels
-    (``train``) for the networks described (a JSON list of ``{"config", "dtype"}``)."""
+    helper's share of the upscale tool (SHARE ``upscale``), of the test protocol
+    (``evaluate``) or of a training run (``train``) for the networks described (a JSON list of ``{"config", "dtype"}``)."""
     argv = sys.argv[1:] if argv is None else argv
     share, described = argv
     networks = {}
@@ -245,7 +271,7 @@ def main(argv=None) -> int:
     if share == "train":
         run_training_layers(model, helper=True)
     else:
-        run_share(model, helper=True)
+        run_share(model, helper=True, path=share)
     return 0
 
 

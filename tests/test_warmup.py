@@ -21,15 +21,18 @@ from minisr.models import load_model
 
 # Run in a fresh process with an empty cache (NUMBA_CACHE_DIR must be set before Numba
 # is imported): this process's share, then the helper's as the tool starts it, then the
-# whole path, listing every minisr kernel that the whole path still had to compile.
+# real path, listing every minisr kernel that the real path still had to compile.
 SHARES_SCRIPT = textwrap.dedent("""
-    import subprocess, sys
+    import subprocess, sys, tempfile
+    import numpy as np
     import numba.core.event as event
+    from PIL import Image
     from minisr import warmup
+    from minisr.image.protocol import evaluate_pair, load_test_pair, super_resolve
     from minisr.models import load_model
     model = load_model({spec!r}, {scale})
-    warmup.run_share(model, helper=False)
-    helper = warmup.CompileHelper(model)
+    warmup.run_share(model, helper=False, path={path!r})
+    helper = warmup.CompileHelper(model, share={path!r})
     assert subprocess.run(helper.command(), env=dict(__import__("os").environ,
                           NUMBA_NUM_THREADS="1")).returncode == 0
     compiled = []
@@ -41,20 +44,29 @@ SHARES_SCRIPT = textwrap.dedent("""
         def on_end(self, e):
             pass
     with event.install_listener("numba:compile", Listener()):
-        warmup.run_whole_path(model)
+        if {path!r} == "upscale":
+            warmup.run_whole_path(model)
+        else:  # what python -m minisr.evaluate does with each image
+            with tempfile.TemporaryDirectory() as folder:
+                rng = np.random.default_rng(1)
+                Image.fromarray(rng.integers(0, 255, (40, 52, 3), dtype=np.uint8)).save(folder + "/a.png")
+                hr, lr = load_test_pair(folder + "/a.png", {scale})
+                evaluate_pair(super_resolve(model, lr, {scale}), hr, {scale})
     print("COMPILED", sorted(set(compiled)))
 """)
 
 
-@pytest.mark.parametrize("spec, scale", [("fsrcnn-s", 3)])
-def test_the_two_shares_compile_everything_the_tools_path_needs(tmp_path, spec, scale):
-    """After both shares, the tool's whole path (network and colour) compiles nothing:
-    every kernel comes from the cache the two processes wrote. (FSRCNN-s x3 has every
-    kind of layer: a 5x5 first layer, 1x1 layers, a 3x3 mapping layer, a deconvolution
-    whose 9 sub-pixel filters are not a multiple of 4.)"""
+@pytest.mark.parametrize("path", ["upscale", "evaluate"])
+def test_the_two_shares_compile_everything_the_path_needs(tmp_path, path):
+    """After both shares, the real path (the upscale tool's network and colour, or the
+    evaluation protocol's) compiles nothing: every kernel comes from the cache the two
+    processes wrote. (FSRCNN-s x3 has every kind of layer: a 5x5 first layer, 1x1
+    layers, a 3x3 mapping layer, a deconvolution whose 9 sub-pixel filters are not a
+    multiple of 4.)"""
     env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "numba-cache"))
-    result = subprocess.run([sys.executable, "-c", SHARES_SCRIPT.format(spec=spec, scale=scale)],
-                            env=env, capture_output=True, text=True, timeout=900)
+    script = SHARES_SCRIPT.format(spec="fsrcnn-s", scale=3, path=path)
+    result = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True,
+                            timeout=900)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "COMPILED []" in result.stdout, result.stdout
 
