@@ -72,8 +72,10 @@ def run_step(steps, index: int, dtype, size: int = WARM_SIZE) -> None:
     side = size + 2 * border  # a batch of one: packed (C, H, W*1) is (C, H, W)
     x = np.zeros((layer.in_channels, side, side), dtype)
     options = {} if prelu is None else {"prelu": prelu}
-    if resizes(layer):
-        options["output_size"] = (layer.stride * size, layer.stride * size)
+    if resizes(layer):  # the exact size, where it fits (after a Pad2d layer it may not)
+        wanted = layer.stride * size
+        if layer.padding + wanted <= layer.canvas_size(size):
+            options["output_size"] = (wanted, wanted)
     layer.infer_packed(x, 1, border, Workspace(keep=False), out_border, **options)
 
 
@@ -84,7 +86,8 @@ def run_share(model, helper: bool, path: str = "upscale") -> None:
     for network in scale_models(model).values():
         steps = inference_steps(network.layers)
         for index, (layer, _) in enumerate(steps):
-            if hasattr(layer, "in_channels") and in_helper_share(layer) == helper:
+            # a layer with no fixed channel count (a padding layer) is left to the final pass
+            if getattr(layer, "in_channels", None) is not None and in_helper_share(layer) == helper:
                 run_step(steps, index, network.dtype)
     if helper:
         (run_colour_path if path == "upscale" else run_protocol_path)(model)

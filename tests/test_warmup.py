@@ -81,6 +81,23 @@ def test_run_step_gives_the_real_pass_numbers_layer_by_layer():
             warmup.run_step(steps, index, model.dtype)
 
 
+def test_both_shares_run_on_a_network_with_a_padding_layer():
+    """The authors' models replicate their border before the deconvolution (a Pad2d
+    layer, which has no channel count): both shares run, and so does warm_up."""
+    from minisr.model import FSRCNN
+
+    for scale, padding in ((3, 6), (4, 8)):  # the authors' x3 and x4 deconvolutions
+        model = FSRCNN(8, 4, 1, scale=scale, padding_mode="replicate", shared_prelu=True,
+                       deconv_border="replicate", deconv_padding=padding)
+        assert any(type(layer).__name__ == "Pad2d" for layer, _ in warmup.inference_steps(model.layers))
+        for helper in (False, True):
+            for path in ("upscale", "evaluate"):
+                warmup.run_share(model, helper=helper, path=path)
+            warmup.run_training_layers(model, helper=helper)
+        warmup.warm_up(model, "evaluate")
+        assert model.infer(np.zeros((1, 1, 8, 8), np.float32)).shape == (1, 1, 8 * scale, 8 * scale)
+
+
 def test_the_helper_takes_the_1x1_layers_and_this_process_the_rest():
     """FSRCNN's steps: feature 5x5, shrink 1x1, four 3x3 mapping layers, expand 1x1,
     deconvolution: the helper compiles for the two 1x1 layers only."""
