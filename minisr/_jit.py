@@ -111,3 +111,30 @@ def compile_notice(stream=None, on_first=None):
     calls = (notice,) if on_first is None else (notice, on_first)
     with numba.core.event.install_listener("numba:compile", _FirstCompile(*calls)):
         yield
+
+
+class _CompiledNames(numba.core.event.Listener):
+    """Appends the qualified name of each function Numba compiles whose module starts
+    with ``prefix`` to ``names``."""
+
+    def __init__(self, prefix: str, names: list):
+        self.prefix, self.names = prefix, names
+
+    def on_start(self, event):
+        function = event.data["dispatcher"].py_func
+        if (getattr(function, "__module__", "") or "").startswith(self.prefix):
+            self.names.append(function.__qualname__)
+
+    def on_end(self, event):
+        pass
+
+
+@contextlib.contextmanager
+def compiled_functions(prefix: str = "minisr"):
+    """Yield a list that fills, while the block runs, with the names of the functions
+    of modules starting with ``prefix`` that Numba really compiles (not those loaded
+    from the on-disk cache): ``[]`` after the block means everything came from the
+    cache or was compiled before (tests/test_warmup.py)."""
+    names = []
+    with numba.core.event.install_listener("numba:compile", _CompiledNames(prefix, names)):
+        yield names

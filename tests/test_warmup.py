@@ -25,9 +25,9 @@ from minisr.models import load_model
 SHARES_SCRIPT = textwrap.dedent("""
     import subprocess, sys, tempfile
     import numpy as np
-    import numba.core.event as event
     from PIL import Image
     from minisr import warmup
+    from minisr._jit import compiled_functions
     from minisr.image.protocol import evaluate_pair, load_test_pair, super_resolve
     from minisr.models import load_model
     model = load_model({spec!r}, {scale})
@@ -35,15 +35,7 @@ SHARES_SCRIPT = textwrap.dedent("""
     helper = warmup.CompileHelper(model, share={path!r})
     assert subprocess.run(helper.command(), env=dict(__import__("os").environ,
                           NUMBA_NUM_THREADS="1")).returncode == 0
-    compiled = []
-    class Listener(event.Listener):
-        def on_start(self, e):
-            function = e.data["dispatcher"].py_func
-            if function.__module__.startswith("minisr"):
-                compiled.append(function.__qualname__)
-        def on_end(self, e):
-            pass
-    with event.install_listener("numba:compile", Listener()):
+    with compiled_functions("minisr") as compiled:
         if {path!r} == "upscale":
             warmup.run_whole_path(model)
         else:  # what python -m minisr.evaluate does with each image
@@ -164,9 +156,9 @@ def test_the_helper_starts_at_the_first_compile():
 TRAINING_SCRIPT = textwrap.dedent("""
     import subprocess, sys
     import numpy as np
-    import numba.core.event as event
     from PIL import Image
     from minisr import warmup
+    from minisr._jit import compiled_functions
     from minisr.model import FSRCNN
     from minisr.training.command import main
     model = FSRCNN(8, 4, 1, scale=3)
@@ -178,15 +170,7 @@ TRAINING_SCRIPT = textwrap.dedent("""
         (__import__("pathlib").Path({tmp!r}) / folder).mkdir()
         for i in range(3):
             Image.fromarray(rng.integers(0, 255, (48, 48, 3), dtype=np.uint8)).save(f"{tmp}/{{folder}}/{{i}}.png")
-    compiled = []
-    class Listener(event.Listener):
-        def on_start(self, e):
-            function = e.data["dispatcher"].py_func
-            if function.__module__.startswith("minisr.kernels"):
-                compiled.append(function.__qualname__)
-        def on_end(self, e):
-            pass
-    with event.install_listener("numba:compile", Listener()):
+    with compiled_functions("minisr.kernels") as compiled:
         code = main(["--d", "8", "--s", "4", "--m", "1", "--train", {tmp!r} + "/train", "--val", {tmp!r} + "/val",
                      "--steps", "4", "--val-every", "2", "--batch-size", "4", "--threads", "2",
                      "--cache-dir", {tmp!r} + "/pairs", "--out", {tmp!r} + "/run", "--no-progress"])
@@ -204,3 +188,17 @@ def test_the_training_helper_compiles_every_kernel_a_training_run_needs(tmp_path
                             env=env, capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "COMPILED []" in result.stdout, result.stdout
+
+
+def test_compiled_functions_lists_what_numba_really_compiles():
+    @numba.njit
+    def quadruple(x):
+        return 4 * x
+
+    with _jit.compiled_functions(__name__) as compiled:
+        quadruple(1)
+        quadruple(2)  # the same signature: no second compilation
+    assert compiled == [quadruple.py_func.__qualname__]
+    with _jit.compiled_functions(__name__) as again:
+        quadruple(3)
+    assert again == []
