@@ -190,7 +190,15 @@ def run_whole_path(model) -> None:
 
 class CompileHelper:
     """The helper process, started by :meth:`start` (at most once; a no-op when it
-    would not help), waited for by :meth:`wait`."""
+    would not help), waited for by :meth:`wait`. As a context manager it is stopped on
+    the way out, whatever happens inside (an error, Ctrl-C): it never outlives the
+    command that started it."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
 
     def __init__(self, model, share: str = "upscale"):
         self.model, self.share = model, share  # share: "upscale", "evaluate" or "train"
@@ -245,19 +253,15 @@ def warm_up(model, path: str = "upscale") -> None:
     with a helper process (module docstring)."""
     if path not in ("upscale", "evaluate"):
         raise ValueError(f"path must be 'upscale' or 'evaluate', got {path!r}")
-    helper = CompileHelper(model, share=path)
-    try:
-        with compile_notice(on_first=helper.start):
-            run_share(model, helper=False, path=path)
-            helper.wait()
-            if path == "upscale":
-                run_whole_path(model)
-            else:
-                for network in scale_models(model).values():
-                    network.infer(np.zeros((1, 1, WARM_SIZE, WARM_SIZE), network.dtype))
-                run_protocol_path(model)
-    finally:
-        helper.stop()
+    with CompileHelper(model, share=path) as helper, compile_notice(on_first=helper.start):
+        run_share(model, helper=False, path=path)
+        helper.wait()
+        if path == "upscale":
+            run_whole_path(model)
+        else:
+            for network in scale_models(model).values():
+                network.infer(np.zeros((1, 1, WARM_SIZE, WARM_SIZE), network.dtype))
+            run_protocol_path(model)
 
 
 def main(argv=None) -> int:

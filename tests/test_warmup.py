@@ -202,3 +202,16 @@ def test_compiled_functions_lists_what_numba_really_compiles():
     with _jit.compiled_functions(__name__) as again:
         quadruple(3)
     assert again == []
+
+
+def test_the_helper_never_outlives_its_command(monkeypatch):
+    """Ctrl-C (or any error) inside the block stops a helper still compiling."""
+    monkeypatch.setattr(warmup.CompileHelper, "wanted", lambda self: True)
+    monkeypatch.setattr(warmup.CompileHelper, "command",
+                        lambda self: [sys.executable, "-c", "import time; time.sleep(60)"])
+    with pytest.raises(KeyboardInterrupt):
+        with warmup.CompileHelper(load_model("fsrcnn-s", 3)) as helper:
+            helper.start()
+            assert helper.process.poll() is None  # running
+            raise KeyboardInterrupt
+    assert helper.process.poll() is not None  # stopped on the way out

@@ -13,6 +13,7 @@ What happens, in order (:func:`train_in`)::
     Trainer.run               steps, validation, logs, checkpoints, clean stops
 """
 
+import contextlib
 import json
 import math
 import os
@@ -367,7 +368,8 @@ def train_in(out: Path, given: dict, resume: bool, overwrite: bool, command: str
     # A first run compiles the training kernels (tens of seconds), shared with a helper
     # process on a second core (minisr/warmup.py), started at the first compilation here.
     helper = CompileHelper(model, share="train") if backend is None else None
-    with compile_notice(on_first=helper.start if helper is not None else None):
+    with (helper or contextlib.nullcontext()), \
+            compile_notice(on_first=helper.start if helper is not None else None):
         pairs = make_pairs(files, spec, run["cache_dir"], label=" + ".join(settings["train"]))
         if len(pairs) < settings["batch_size"]:
             raise UsageError(f"only {len(pairs):,} training pairs, fewer than one batch of "
@@ -375,12 +377,9 @@ def train_in(out: Path, given: dict, resume: bool, overwrite: bool, command: str
         validator = Validator(val_files, settings["scale"]) if val_files else None
         reporter = Validator(report_files, settings["scale"]) if report_files and validator else None
         if helper is not None:
-            try:  # this process's share (k x k and deconvolution layers), the helper's the rest
-                run_training_layers(model, helper=False)
-                helper.wait()
-                run_training_share(model)  # the whole step, from the cache (or compiled here)
-            finally:
-                helper.stop()
+            run_training_layers(model, helper=False)  # k x k and deconvolution layers; the helper the rest
+            helper.wait()
+            run_training_share(model)  # the whole step, from the cache (or compiled here)
     batches_per_epoch = len(pairs) // settings["batch_size"]
     if run["epochs"] is not None:
         total_steps = max(1, round(run["epochs"] * batches_per_epoch))
