@@ -18,6 +18,11 @@ the other then finds it. So :func:`warm_up` runs the inference pass in two share
     this process:    waits for the helper, then runs the whole tool's path once on a
                      12 x 12 RGB image: every kernel now loads from the cache
 
+``warm_up(model, "evaluate")`` (``python -m minisr.evaluate``) is the same with the
+test protocol (a test pair read from a file, downscaled and scored) in place of the
+colour path. Measured side by side with one process compiling alone:
+``python benchmarks/first_run.py`` (``experiments/results/first_run.md``).
+
 A first ``python -m minisr.train`` shares its training kernels (forward and backward)
 the same way, layer by layer (:func:`run_training_layers`): the helper takes the 1x1
 convolutions and the PReLUs, this process the k x k convolutions and the
@@ -267,7 +272,8 @@ def warm_up(model, path: str = "upscale") -> None:
 def main(argv=None) -> int:
     """The helper process: ``python -m minisr.warmup SHARE NETWORKS_JSON`` compiles the
     helper's share of the upscale tool (SHARE ``upscale``), of the test protocol
-    (``evaluate``) or of a training run (``train``) for the networks described (a JSON list of ``{"config", "dtype"}``)."""
+    (``evaluate``) or of a training run (``train``) for the networks described (a JSON
+    list of ``{"config", "dtype"}``)."""
     argv = sys.argv[1:] if argv is None else argv
     share, described = argv
     networks = {}
