@@ -275,6 +275,10 @@ def main(argv=None) -> int:
     (``evaluate``) or of a training run (``train``) for the networks described (a JSON
     list of ``{"config", "dtype"}``)."""
     argv = sys.argv[1:] if argv is None else argv
+    if len(argv) != 2 or argv[0] not in ("upscale", "evaluate", "train"):
+        print("usage: python -m minisr.warmup upscale|evaluate|train NETWORKS_JSON\n"
+              "(started by minisr's commands on a first run; see minisr/warmup.py)", file=sys.stderr)
+        return 2
     share, described = argv
     networks = {}
     for entry in json.loads(described):

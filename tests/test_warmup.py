@@ -215,3 +215,8 @@ def test_the_helper_never_outlives_its_command(monkeypatch):
             assert helper.process.poll() is None  # running
             raise KeyboardInterrupt
     assert helper.process.poll() is not None  # stopped on the way out
+
+
+def test_the_helper_command_run_by_hand_prints_its_usage(capsys):
+    assert warmup.main([]) == 2
+    assert "usage: python -m minisr.warmup" in capsys.readouterr().err
