@@ -50,14 +50,18 @@ from ._jit import compile_notice
 from .layers import Conv2d, PReLU
 from .layers.base import Workspace
 from .model import build_from_config, inference_steps, resizes
+from .superres import scale_models, upscale_arrays
 
 WARM_SIZE = 12  # LR side of the images the warm-up runs on
 HELPER_TIMEOUT_S = 600  # beyond this the helper is stopped and this process compiles alone
 
 
-def scale_models(model) -> dict:
-    """{scale: FSRCNN} of ``model`` (one entry, or one per head of a multi-scale model)."""
-    return dict(model.models) if hasattr(model, "models") else {model.scale: model}
+def layer_channels(layer):
+    """The input channels of a layer that a share can run alone (convolutions,
+    deconvolutions, PReLUs), else None (a padding layer: left to the final pass)."""
+    if isinstance(layer, PReLU):
+        return layer.channels
+    return getattr(layer, "in_channels", None)
 
 
 def in_helper_share(layer) -> bool:
@@ -75,7 +79,7 @@ def run_step(steps, index: int, dtype, size: int = WARM_SIZE) -> None:
     border = steps[index][0].input_border()[0] if index > 0 else 0
     out_border = steps[index + 1][0].input_border() if index + 1 < len(steps) else (0, False)
     side = size + 2 * border  # a batch of one: packed (C, H, W*1) is (C, H, W)
-    x = np.zeros((layer.in_channels, side, side), dtype)
+    x = np.zeros((layer_channels(layer), side, side), dtype)
     options = {} if prelu is None else {"prelu": prelu}
     if resizes(layer):  # the exact size, where it fits (after a Pad2d layer it may not)
         wanted = layer.stride * size
@@ -91,8 +95,7 @@ def run_share(model, helper: bool, path: str = "upscale") -> None:
     for network in scale_models(model).values():
         steps = inference_steps(network.layers)
         for index, (layer, _) in enumerate(steps):
-            # a layer with no fixed channel count (a padding layer) is left to the final pass
-            if getattr(layer, "in_channels", None) is not None and in_helper_share(layer) == helper:
+            if layer_channels(layer) is not None and in_helper_share(layer) == helper:
                 run_step(steps, index, network.dtype)
     if helper:
         (run_colour_path if path == "upscale" else run_protocol_path)(model)
@@ -136,17 +139,8 @@ def tiny_rgb(size: int = WARM_SIZE) -> np.ndarray:
 def run_colour_path(model) -> None:
     """The tool's path for an 8-bit RGB image (to YCbCr, bicubic chroma, back to 8-bit
     RGB) with :class:`NetworkStandIn` in place of each network."""
-    from .superres import upscale_arrays  # the tool's own code; imported late (it imports layers)
-
     for scale, network in scale_models(model).items():
         upscale_arrays(tiny_rgb(), NetworkStandIn(scale, network.dtype), dtype=np.uint8)
-
-
-def layer_channels(layer):
-    """The input channels of a layer the training share can run alone, else None."""
-    if isinstance(layer, PReLU):
-        return layer.channels
-    return getattr(layer, "in_channels", None)
 
 
 def in_helper_training_share(layer) -> bool:
@@ -188,8 +182,6 @@ def run_training_share(model, patch: int = 7) -> None:
 
 def run_whole_path(model) -> None:
     """The tool's whole path once on a small RGB image: the network and the colour."""
-    from .superres import upscale_arrays
-
     upscale_arrays(tiny_rgb(), model, dtype=np.uint8)
 
 
@@ -199,16 +191,16 @@ class CompileHelper:
     the way out, whatever happens inside (an error, Ctrl-C): it never outlives the
     command that started it."""
 
+    def __init__(self, model, share: str = "upscale"):
+        self.model, self.share = model, share  # share: "upscale", "evaluate" or "train"
+        self.process = None
+        self.started = False
+
     def __enter__(self):
         return self
 
     def __exit__(self, *exc):
         self.stop()
-
-    def __init__(self, model, share: str = "upscale"):
-        self.model, self.share = model, share  # share: "upscale", "evaluate" or "train"
-        self.process = None
-        self.started = False
 
     def wanted(self) -> bool:
         import numba

@@ -6,7 +6,6 @@ the first call of a kernel includes Numba's compilation.
 """
 
 import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -15,6 +14,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 from minisr._jit import compile_notice
+from minisr.warmup import CompileHelper
 
 settings.register_profile("ci", max_examples=25, deadline=None,
                           suppress_health_check=[HealthCheck.too_slow])
@@ -52,43 +52,41 @@ def say_when_numba_compiles(request):
         yield
 
 
-class _StartPrecompile(numba.core.event.Listener):
-    """Starts ``tests/precompile.py`` (see its docstring) when the first minisr kernel is
-    compiled in this session, i.e. only on a cold cache; at most once."""
+class _PrecompileHelper(CompileHelper):
+    """``tests/precompile.py`` (see its docstring) as minisr's compile helper runs its
+    own: started at most once, never outliving the session, switched off by
+    ``MINISR_COMPILE_HELPER=0``."""
 
     def __init__(self):
-        self.process = None
-        self.started = False
+        super().__init__(model=None)
+
+    def wanted(self) -> bool:
+        return os.environ.get("MINISR_COMPILE_HELPER", "1") != "0" and (os.cpu_count() or 1) >= 2
+
+    def command(self) -> list:
+        return [sys.executable, str(Path(__file__).with_name("precompile.py"))]
+
+
+class _StartAtFirstMinisrCompile(numba.core.event.Listener):
+    """Starts ``helper`` when the first minisr kernel is compiled in this session, i.e.
+    only on a cold cache (a test's own fresh ``@njit`` function does not count)."""
+
+    def __init__(self, helper):
+        self.helper = helper
 
     def on_start(self, event):
         module = getattr(event.data["dispatcher"].py_func, "__module__", "") or ""
-        if self.started or not module.startswith("minisr") or (os.cpu_count() or 1) < 2:
-            return
-        self.started = True
-        if os.environ.get("MINISR_COMPILE_HELPER", "1") == "0":
-            return
-        script = Path(__file__).with_name("precompile.py")
-        try:
-            self.process = subprocess.Popen([sys.executable, str(script)], stdin=subprocess.DEVNULL,
-                                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                            env=dict(os.environ, NUMBA_NUM_THREADS="1"))
-        except OSError:  # no helper: the tests compile everything themselves, as before
-            self.process = None
+        if module.startswith("minisr"):
+            self.helper.start()
 
     def on_end(self, event):
         pass
-
-    def stop(self):
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait()
 
 
 @pytest.fixture(scope="session", autouse=True)
 def precompile_on_a_cold_cache():
     """On a cold Numba cache, compile the kernels the suite reaches late in a second
     process (``tests/precompile.py``) while the first tests run."""
-    starter = _StartPrecompile()
-    with numba.core.event.install_listener("numba:compile", starter):
+    with _PrecompileHelper() as helper, \
+            numba.core.event.install_listener("numba:compile", _StartAtFirstMinisrCompile(helper)):
         yield
-    starter.stop()
